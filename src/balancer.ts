@@ -1,0 +1,146 @@
+/**
+ * The running balancer: one generation of configuration at a time. `start` opens the listeners; `reload`
+ * builds a whole new model first (if that fails, the old one keeps serving), opens new listeners, swaps
+ * the model into listeners that stay, and drains the ones that go; `stop` drains everything.
+ * Target state and connection pools outlive generations, so unchanged targets keep both.
+ */
+import type { Logger } from 'pino'
+import type { Config } from './config/schema.ts'
+import { buildModel, type Model } from './model/build.ts'
+import { HttpListener } from './listeners/http.ts'
+import { TargetStateStore } from './targets/target-state.ts'
+import { PoolRegistry, poolSettings } from './upstream/pool.ts'
+import type { ProxyContext } from './upstream/proxy.ts'
+
+export interface ReloadSummary {
+  readonly listenersAdded: string[]
+  readonly listenersRemoved: string[]
+  readonly targetsAdded: string[]
+  readonly targetsRemoved: string[]
+}
+
+export interface BalancerOptions {
+  readonly log: Logger
+  readonly store?: TargetStateStore
+  readonly now?: () => number
+}
+
+function targetKeys(model: Model): Set<string> {
+  const keys = new Set<string>()
+  for (const g of model.groups.values()) for (const t of g.targets) keys.add(`${g.name}/${t.address}`)
+  return keys
+}
+
+export class Balancer {
+  readonly store: TargetStateStore
+  readonly pools = new PoolRegistry()
+  readonly #log: Logger
+  readonly #ctx: ProxyContext
+  readonly #listeners = new Map<string, HttpListener>()
+  #model: Model | undefined
+
+  constructor(options: BalancerOptions) {
+    this.#log = options.log
+    this.store = options.store ?? new TargetStateStore()
+    const log = options.log
+    this.#ctx = {
+      pools: this.pools,
+      now: options.now ?? (() => performance.now()),
+      onTargetDown: (group, target, reason) =>
+        log.warn({ group: group.name, target: target.address, reason, for: group.passive.failTimeout }, 'target marked down (passive)'),
+      onTargetUp: (group, target) => log.info({ group: group.name, target: target.address }, 'target back up (trial request passed)'),
+    }
+  }
+
+  get model(): Model | undefined {
+    return this.#model
+  }
+
+  /** Bound ports by listener name (for tests and logs; a config may ask for port 0). */
+  ports(): Record<string, number> {
+    const out: Record<string, number> = {}
+    for (const l of this.#listeners.values()) out[l.model.name] = l.port
+    return out
+  }
+
+  async start(config: Config): Promise<void> {
+    const model = buildModel(config, this.store)
+    const opened: HttpListener[] = []
+    try {
+      for (const lm of model.listeners) {
+        const listener = new HttpListener(lm, this.#ctx)
+        await listener.listen()
+        opened.push(listener)
+        this.#listeners.set(lm.key, listener)
+      }
+    } catch (err) {
+      await Promise.all(opened.map((l) => l.close(0)))
+      this.#listeners.clear()
+      throw err
+    }
+    this.#model = model
+    for (const l of opened) this.#log.info({ listener: l.model.name, port: l.port }, 'listening')
+  }
+
+  /** Applies a validated config. Throws (and changes nothing) when the new listeners cannot open. */
+  async reload(config: Config): Promise<ReloadSummary> {
+    const old = this.#model
+    if (old === undefined) throw new Error('reload before start')
+    const model = buildModel(config, this.store)
+    const wanted = new Map(model.listeners.map((l) => [l.key, l]))
+    const added: HttpListener[] = []
+    try {
+      for (const [key, lm] of wanted) {
+        if (this.#listeners.has(key)) continue
+        const listener = new HttpListener(lm, this.#ctx)
+        await listener.listen()
+        added.push(listener)
+      }
+    } catch (err) {
+      await Promise.all(added.map((l) => l.close(0)))
+      throw err
+    }
+    const removed: HttpListener[] = []
+    for (const [key, listener] of this.#listeners) {
+      const lm = wanted.get(key)
+      if (lm === undefined) removed.push(listener)
+      else listener.update(lm)
+    }
+    for (const l of removed) this.#listeners.delete(l.model.key)
+    for (const l of added) this.#listeners.set(l.model.key, l)
+    this.#model = model
+    // Old listeners finish their requests in the background.
+    for (const l of removed) void l.close(config.drainTimeout)
+    this.#retainTargets(model)
+    const before = targetKeys(old)
+    const after = targetKeys(model)
+    return {
+      listenersAdded: added.map((l) => l.model.name),
+      listenersRemoved: removed.map((l) => l.model.name),
+      targetsAdded: [...after].filter((k) => !before.has(k)),
+      targetsRemoved: [...before].filter((k) => !after.has(k)),
+    }
+  }
+
+  #retainTargets(model: Model): void {
+    const keep: Array<{ host: string; port: number; settings: ReturnType<typeof poolSettings> }> = []
+    const addresses = new Set<string>()
+    for (const g of model.groups.values()) {
+      const settings = poolSettings(g.config)
+      for (const t of g.targets) {
+        keep.push({ host: t.host, port: t.port, settings })
+        addresses.add(t.address)
+      }
+    }
+    this.pools.retain(keep)
+    this.store.retain(addresses)
+  }
+
+  /** Stop accepting, let requests in flight finish within the drain timeout, close upstream pools. */
+  async stop(drainTimeout = this.#model?.config.drainTimeout ?? 0): Promise<void> {
+    const listeners = [...this.#listeners.values()]
+    this.#listeners.clear()
+    await Promise.all(listeners.map((l) => l.close(drainTimeout)))
+    await this.pools.destroyAll()
+  }
+}

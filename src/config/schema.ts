@@ -1,0 +1,182 @@
+/**
+ * The configuration's one definition. Types (`Config`, `ConfigInput`), validation and the published JSON
+ * Schema (`schema/fulcrum.schema.json`, made by `npm run schema`) all come from here, so they cannot drift.
+ * Descriptions feed the JSON Schema, and so editors' hover text.
+ */
+import { z } from 'zod'
+import { DURATION_HINT, parseDuration } from './duration.ts'
+
+/** A duration: "500ms", "5s", "1m", "1h", or a number of milliseconds. Parsed to milliseconds. */
+export const duration = z
+  .union([z.string(), z.number().nonnegative()])
+  .transform((value, ctx) => {
+    if (typeof value === 'number') return value
+    const ms = parseDuration(value)
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `expected ${DURATION_HINT}, found "${value}"` })
+      return z.NEVER
+    }
+    return ms
+  })
+  .describe('A duration: "500ms", "5s", "1m", "1h", or milliseconds as a number. 0 turns the limit off.')
+
+/** `8080`, `127.0.0.1:8080`, `[::1]:8080`, `*:8080`. */
+const listenAddress = z
+  .union([z.number().int().min(1).max(65535), z.string().min(1)])
+  .describe('Where to listen: a port (all addresses), or host:port, or [v6]:port.')
+
+const httpStatus = z.number().int().min(100).max(599)
+
+const targetObject = z.strictObject({
+  address: z.string().describe('host:port of the target, e.g. 127.0.0.1:8081 or [::1]:8081.'),
+  weight: z.number().int().min(1).max(1_000_000).default(1).describe('Relative share of requests. Default 1.'),
+  maxConns: z
+    .number().int().min(0).default(0)
+    .describe('Most requests in flight to this target at once; 0 means no limit (nginx max_conns). Default 0.'),
+  backup: z.boolean().default(false).describe('Serve only when every primary target is down (nginx backup). Default false.'),
+})
+
+/** A target, written either as "host:port" or as an object. */
+export const target = z
+  .union([z.string(), targetObject])
+  .transform((t) => (typeof t === 'string' ? { address: t, weight: 1, maxConns: 0, backup: false } : t))
+
+export const ALGORITHMS = ['round-robin', 'least-conn', 'least-time', 'random', 'p2c', 'ip-hash', 'hash'] as const
+
+export const RETRY_CONDITIONS = [
+  'error', 'timeout', 'invalid_header',
+  'http_500', 'http_502', 'http_503', 'http_504', 'http_403', 'http_404', 'http_429',
+] as const
+
+const passive = z.strictObject({
+  maxFails: z
+    .number().int().min(0).default(1)
+    .describe('Failures within failTimeout that mark the target down for failTimeout; 0 turns passive checks off. Default 1 (nginx max_fails).'),
+  failTimeout: duration.default(10_000).describe('Window for counting failures, and how long a failed target stays down. Default 10s (nginx fail_timeout).'),
+})
+
+const retryBudget = z.strictObject({
+  ratio: z.number().min(0).max(10).default(0.2).describe('Retries may add at most this share to the request rate. Default 0.2 (20%).'),
+  minPerSecond: z.number().min(0).default(10).describe('Retries always allowed per second regardless of the ratio. Default 10.'),
+})
+
+const retries = z.strictObject({
+  tries: z.number().int().min(1).default(3).describe('Most attempts per request, the first included (nginx proxy_next_upstream_tries). Default 3.'),
+  on: z
+    .array(z.enum(RETRY_CONDITIONS)).default(['error', 'timeout'])
+    .describe('What moves a request to the next target (nginx proxy_next_upstream). Default [error, timeout].'),
+  nonIdempotent: z
+    .boolean().default(false)
+    .describe('Also retry POST, PATCH and other non-idempotent requests after they reached a target. Default false.'),
+  timeout: duration.default(0).describe('Time limit for all attempts of one request together; 0 = none (nginx proxy_next_upstream_timeout). Default 0.'),
+  budget: retryBudget.default({ ratio: 0.2, minPerSecond: 10 }).describe('Caps retries so a failing group is not hit with multiplied load.'),
+})
+
+const upstreamTimeouts = z.strictObject({
+  connect: duration.default(5_000).describe('Time to open a connection to a target. Default 5s.'),
+  responseHeader: duration.default(60_000).describe('Time from sending the request to the end of the response headers. Default 60s.'),
+  idle: duration.default(60_000).describe('Longest pause while reading the response body (nginx proxy_read_timeout between reads). Default 60s.'),
+  keepAlive: duration.default(60_000).describe('How long an idle pooled connection to a target is kept. Default 60s.'),
+})
+
+export const targetGroup = z.strictObject({
+  algorithm: z.enum(ALGORITHMS).default('round-robin').describe('How a target is chosen. Default round-robin (smooth weighted, as nginx).'),
+  hashKey: z
+    .string()
+    .regex(/^(header:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|cookie:[^\s;=]+|path|client-ip)$/, 'expected header:NAME, cookie:NAME, path or client-ip')
+    .optional()
+    .describe('For algorithm hash: header:NAME | cookie:NAME | path | client-ip. Consistent hashing.'),
+  targets: z.array(target).default([]).describe('The targets: "host:port" strings or objects with address, weight, maxConns, backup.'),
+  passive: passive.default({ maxFails: 1, failTimeout: 10_000 }),
+  retries: retries.default({
+    tries: 3, on: ['error', 'timeout'], nonIdempotent: false, timeout: 0, budget: { ratio: 0.2, minPerSecond: 10 },
+  }),
+  timeouts: upstreamTimeouts.default({ connect: 5_000, responseHeader: 60_000, idle: 60_000, keepAlive: 60_000 }),
+  connections: z.number().int().min(1).default(128).describe('Most pooled connections per target. Default 128.'),
+})
+
+const headerMatch = z.record(z.string(), z.string()).describe('Header name -> exact value ("*" = present).')
+
+export const routeMatch = z.strictObject({
+  host: z.string().optional().describe('Host name, exact or wildcard *.example.com; compared without port, case-insensitively.'),
+  path: z.string().startsWith('/').optional().describe('Path prefix, e.g. /api/.'),
+  pathExact: z.string().startsWith('/').optional().describe('Exact path.'),
+  pathRegex: z.string().optional().describe('Regular expression tested against the path (JavaScript syntax).'),
+  method: z.union([z.string(), z.array(z.string()).min(1)]).optional().describe('Method or list of methods.'),
+  headers: headerMatch.optional(),
+})
+
+const forward = z
+  .union([z.string().min(1), z.record(z.string(), z.number().int().min(0))])
+  .describe('A target group name, or target group -> weight for weighted (canary, blue/green) forwarding.')
+
+const redirect = z.strictObject({
+  location: z.string().min(1).describe('Where to send the client.'),
+  status: z.union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)]).default(302),
+})
+
+const respond = z.strictObject({
+  status: httpStatus.default(200),
+  body: z.string().default(''),
+  contentType: z.string().default('text/plain; charset=utf-8'),
+  headers: z.record(z.string(), z.string()).default({}),
+})
+
+/** A route: optional `match`, then exactly one action: forward, redirect or respond. */
+export const route = z.strictObject({
+  match: routeMatch.default({}),
+  forward: forward.optional(),
+  redirect: redirect.optional(),
+  respond: respond.optional(),
+})
+
+const clientLimits = z.strictObject({
+  headerTimeout: duration.default(60_000).describe('Time a client has to send the request headers (nginx client_header_timeout). Default 60s.'),
+  keepAliveTimeout: duration.default(75_000).describe('How long an idle client connection is kept (nginx keepalive_timeout). Default 75s.'),
+})
+
+export const httpListener = z.strictObject({
+  name: z.string().min(1).describe('A name for logs and metrics.'),
+  protocol: z.literal('http'),
+  listen: listenAddress,
+  routes: z.array(route).default([]).describe('Tried in order; the first match wins; no match answers 404.'),
+  limits: clientLimits.default({ headerTimeout: 60_000, keepAliveTimeout: 75_000 }),
+  forwardedHeaders: z
+    .boolean().default(true)
+    .describe('Add X-Forwarded-For/-Proto/-Host/-Port and X-Real-IP to proxied requests. Default true.'),
+  requestId: z.boolean().default(true).describe('Keep or generate X-Request-Id and echo it on the response. Default true.'),
+})
+
+export const listener = httpListener
+
+export const configSchema = z.strictObject({
+  workers: z
+    .union([z.number().int().min(1), z.literal('auto')])
+    .default(1)
+    .describe('Data-plane processes. Default 1, as nginx.'),
+  admin: z
+    .strictObject({
+      listen: listenAddress.default('127.0.0.1:9090'),
+      token: z.string().min(1).optional().describe('Bearer token the admin API requires.'),
+    })
+    .default({ listen: '127.0.0.1:9090' }),
+  dataDir: z.string().default('./data').describe('Durable state, relative to the config file\'s folder.'),
+  drainTimeout: duration.default(30_000).describe('On stop, how long requests in flight may take to finish. Default 30s.'),
+  listeners: z.array(listener).min(1).describe('Where clients connect.'),
+  targetGroups: z
+    .record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'use only letters, digits, "_", "." and "-"'), targetGroup)
+    .default({})
+    .describe('Named groups of targets.'),
+})
+
+/** A validated configuration, defaults filled in, durations in milliseconds. */
+export type Config = z.output<typeof configSchema>
+/** What a user writes (defaults optional, durations as strings). `defineConfig` takes this. */
+export type ConfigInput = z.input<typeof configSchema>
+export type ListenerConfig = Config['listeners'][number]
+export type RouteConfig = ListenerConfig['routes'][number]
+export type RouteMatchConfig = RouteConfig['match']
+export type TargetGroupConfig = Config['targetGroups'][string]
+export type TargetConfig = TargetGroupConfig['targets'][number]
+export type RetryCondition = (typeof RETRY_CONDITIONS)[number]
+export type AlgorithmName = (typeof ALGORITHMS)[number]

@@ -1,0 +1,108 @@
+/**
+ * Checks that need more than one field, run after the schema passed: routes forward to groups that
+ * exist, each route has one action, addresses parse and do not collide. Every finding has a key path;
+ * the loader turns it into a line and column.
+ */
+import { formatAddress, parseTargetAddress } from './address.ts'
+import { checkListeners } from './semantic-listen.ts'
+import type { Finding, Path } from './problem.ts'
+import type { Config, RouteConfig, TargetGroupConfig } from './schema.ts'
+import { didYouMean } from './suggest.ts'
+
+/** The line a path is on, for messages that point at a second place ("first at line 5"). */
+export type LineOf = (path: Path) => number | undefined
+
+export interface SemanticResult {
+  problems: Finding[]
+  warnings: Finding[]
+}
+
+const HASH_KEY_HINT = 'header:NAME, cookie:NAME, path or client-ip'
+
+export function checkConfig(config: Config, lineOf: LineOf = () => undefined): SemanticResult {
+  const result: SemanticResult = { problems: [], warnings: [] }
+  if (config.workers !== 1) {
+    result.problems.push({
+      path: ['workers'],
+      message: `found ${JSON.stringify(config.workers)}; several workers need the multi-process data plane, which is not available yet; use workers: 1`,
+    })
+  }
+  checkListeners(config, lineOf, result.problems)
+  const used = new Set<string>()
+  config.listeners.forEach((listener, l) => {
+    listener.routes.forEach((route, r) => checkRoute(route, ['listeners', l, 'routes', r], config, used, result.problems))
+  })
+  for (const [name, group] of Object.entries(config.targetGroups)) {
+    checkGroup(group, ['targetGroups', name], lineOf, result)
+    if (!used.has(name)) result.warnings.push({ path: ['targetGroups', name], at: 'key', message: `target group "${name}" is not used by any route` })
+  }
+  return result
+}
+
+function checkRoute(route: RouteConfig, path: Path, config: Config, used: Set<string>, problems: Finding[]): void {
+  const actions = (['forward', 'redirect', 'respond'] as const).filter((a) => route[a] !== undefined)
+  if (actions.length !== 1) {
+    const found = actions.length === 0 ? 'none' : actions.join(' and ')
+    problems.push({ path, message: `a route needs exactly one of forward, redirect, respond; found ${found}` })
+  }
+  const regex = route.match.pathRegex
+  if (regex !== undefined) {
+    try {
+      new RegExp(regex)
+    } catch (err) {
+      problems.push({ path: [...path, 'match', 'pathRegex'], message: `the regular expression does not compile: ${(err as Error).message}` })
+    }
+  }
+  const forward = route.forward
+  if (forward === undefined) return
+  const groups = Object.keys(config.targetGroups)
+  const checkName = (name: string, at: Path, key: boolean) => {
+    used.add(name)
+    if (Object.hasOwn(config.targetGroups, name)) return
+    const known = groups.length === 0 ? '; no targetGroups are defined' : `${didYouMean(name, groups)} (defined: ${groups.join(', ')})`
+    problems.push({ path: at, at: key ? 'key' : 'value', message: `target group "${name}" does not exist${known}` })
+  }
+  if (typeof forward === 'string') {
+    checkName(forward, [...path, 'forward'], false)
+    return
+  }
+  const names = Object.keys(forward)
+  if (names.length === 0) {
+    problems.push({ path: [...path, 'forward'], message: 'forward names no target group; write a group name, or group: weight pairs' })
+    return
+  }
+  for (const name of names) checkName(name, [...path, 'forward', name], true)
+  if (names.every((name) => forward[name] === 0)) {
+    problems.push({ path: [...path, 'forward'], message: 'every forward weight is 0, so no request could be sent; give at least one group a weight above 0' })
+  }
+}
+
+function checkGroup(group: TargetGroupConfig, path: Path, lineOf: LineOf, result: SemanticResult): void {
+  if (group.algorithm === 'hash' && group.hashKey === undefined) {
+    result.problems.push({ path: [...path, 'algorithm'], message: `algorithm hash needs a hashKey (${HASH_KEY_HINT}); add e.g. hashKey: header:x-user-id` })
+  }
+  if (group.algorithm !== 'hash' && group.hashKey !== undefined) {
+    result.warnings.push({ path: [...path, 'hashKey'], message: `hashKey is ignored with algorithm ${group.algorithm}; only algorithm hash uses it` })
+  }
+  if (group.targets.length === 0) {
+    result.warnings.push({ path: [...path, 'targets'], message: 'the group has no targets, so requests forwarded to it will get 503' })
+  }
+  const seen = new Map<string, number>()
+  group.targets.forEach((target, i) => {
+    const at: Path = [...path, 'targets', i, 'address']
+    const parsed = parseTargetAddress(target.address)
+    if ('error' in parsed) {
+      result.problems.push({ path: at, message: parsed.error })
+      return
+    }
+    const key = formatAddress(parsed.host, parsed.port)
+    const first = seen.get(key)
+    if (first === undefined) {
+      seen.set(key, i)
+      return
+    }
+    const line = lineOf([...path, 'targets', first])
+    const where = `targets[${first}]${line === undefined ? '' : `, line ${line}`}`
+    result.problems.push({ path: at, message: `target ${key} is listed twice in this group (first at ${where}); list each target once and use weight for a larger share` })
+  })
+}

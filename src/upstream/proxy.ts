@@ -1,0 +1,283 @@
+/**
+ * One client request forwarded to a target group: pick a target, send the request through the target's
+ * pool with undici's `dispatch` (no stream objects per request), stream the answer back, and on failure
+ * move to the next target as nginx's `proxy_next_upstream` does. The exchange object is itself the undici
+ * handler, the algorithms' `RequestFacts` and the attempt's bookkeeping, so a request costs one object here.
+ */
+import type { IncomingMessage, IncomingHttpHeaders } from 'node:http'
+import type { Dispatcher } from 'undici'
+import type { RequestFacts } from '../balancing/algorithm.ts'
+import type { RetryCondition } from '../config/schema.ts'
+import { abandonAttempt, beginAttempt, recordFailure, recordSuccess } from '../health/passive.ts'
+import { observeLatency } from '../targets/latency.ts'
+import { TriedSet, type GroupTarget, type TargetGroup } from '../targets/target-group.ts'
+import { classifyUpstreamError, statusFailure, type AttemptFailure } from './errors.ts'
+import { poolSettings, type PoolRegistry, type PoolSettings } from './pool.ts'
+import { buildUpstreamHeaders, clientResponseHeaders, type ForwardingOptions, type HeaderFacts } from './request-headers.ts'
+import { sendError, type ProxyResponse } from './response.ts'
+
+/** What the exchange needs from the listener and the process; one object per listener generation. */
+export interface ProxyContext {
+  readonly pools: PoolRegistry
+  readonly now: () => number
+  /** Passive health transitions, for logs (and later metrics). */
+  onTargetDown(group: TargetGroup, target: GroupTarget, reason: string): void
+  onTargetUp(group: TargetGroup, target: GroupTarget): void
+}
+
+const IDEMPOTENT: Readonly<Record<string, true>> = { GET: true, HEAD: true, OPTIONS: true, PUT: true, DELETE: true, TRACE: true }
+const RETRY_STATUS: Readonly<Record<number, RetryCondition>> = {
+  500: 'http_500', 502: 'http_502', 503: 'http_503', 504: 'http_504', 403: 'http_403', 404: 'http_404', 429: 'http_429',
+}
+
+/**
+ * Request bodies up to this size are read before the first attempt, as nginx buffers them, so that a retry
+ * can send them again. Larger or chunked bodies stream through and can be retried only before their first
+ * byte was sent.
+ */
+export const RETRY_BODY_LIMIT = 64 * 1024
+
+const settingsCache = new WeakMap<TargetGroup, PoolSettings>()
+function settingsOf(group: TargetGroup): PoolSettings {
+  let s = settingsCache.get(group)
+  if (s === undefined) settingsCache.set(group, (s = poolSettings(group.config)))
+  return s
+}
+
+export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, HeaderFacts {
+  readonly req: IncomingMessage
+  readonly res: ProxyResponse
+  readonly group: TargetGroup
+  readonly ctx: ProxyContext
+  readonly clientIp: string
+  /** Set by the header builder: the client's X-Request-Id, or a new one ('' when request ids are off). */
+  requestId = ''
+  readonly #headers: string[]
+  readonly #requestId: string | undefined
+  readonly #hasBody: boolean
+  /** The request body when it was small enough to keep for retries. */
+  #body: Buffer | null = null
+  readonly #startedAt: number
+  #attempts = 0
+  #tried: TriedSet | undefined
+  #target: GroupTarget | undefined
+  #attemptStart = 0
+  #controller: Dispatcher.DispatchController | undefined
+  #abandoned: Dispatcher.DispatchController | undefined
+  #lastFailure: AttemptFailure | undefined
+  /** True from dispatch until the attempt's outcome is booked (in-flight count, passive health). */
+  #attemptOpen = false
+  #done = false
+
+  constructor(req: IncomingMessage, res: ProxyResponse, group: TargetGroup, ctx: ProxyContext, clientIp: string,
+    forwarding: ForwardingOptions) {
+    this.req = req
+    this.res = res
+    this.group = group
+    this.ctx = ctx
+    this.clientIp = clientIp
+    this.#headers = buildUpstreamHeaders(req.rawHeaders, clientIp, forwarding, this)
+    this.#requestId = forwarding.requestId ? this.requestId : undefined
+    const h = req.headers
+    this.#hasBody = h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0')
+    this.#startedAt = ctx.now()
+    res.exchange = this
+  }
+
+  // RequestFacts, read by algorithms that hash on the request.
+  get method(): string { return this.req.method as string }
+  get url(): string { return this.req.url as string }
+  get headers(): IncomingHttpHeaders { return this.req.headers }
+
+  start(): void {
+    this.group.budget.recordRequest(this.#startedAt)
+    this.res.once('close', onClientClose)
+    const length = this.#hasBody ? Number(this.req.headers['content-length']) : NaN
+    if (length > 0 && length <= RETRY_BODY_LIMIT) this.#readBody()
+    else this.#attempt(this.group.pick(this, undefined, this.ctx.now()))
+  }
+
+  #readBody(): void {
+    const chunks: Buffer[] = []
+    this.req.on('data', (chunk: Buffer) => chunks.push(chunk))
+    this.req.once('end', () => {
+      if (this.#done) return
+      this.#body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
+      this.#attempt(this.group.pick(this, undefined, this.ctx.now()))
+    })
+  }
+
+  #attempt(target: GroupTarget | undefined): void {
+    if (target === undefined) {
+      this.#finishWithError(this.#lastFailure?.status ?? 503)
+      return
+    }
+    const now = this.ctx.now()
+    this.#target = target
+    this.#attempts++
+    this.#attemptStart = now
+    target.state.inFlight++
+    this.#attemptOpen = true
+    beginAttempt(target.state, now)
+    const timeouts = this.group.config.timeouts
+    const pool = this.ctx.pools.get(target.host, target.port, settingsOf(this.group))
+    try {
+      pool.dispatch({
+        path: this.req.url as string,
+        method: this.req.method as string,
+        headers: this.#headers,
+        body: this.#body ?? (this.#hasBody ? this.req : null),
+        headersTimeout: timeouts.responseHeader,
+        bodyTimeout: timeouts.idle,
+        // The client decides about its own connection; each upstream request may reuse a pooled one.
+        reset: false,
+      }, this)
+    } catch (err) {
+      this.onResponseError(undefined, err as Error)
+    }
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller
+    if (this.#done) controller.abort(new Error('client closed the connection'))
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number): void {
+    if (controller !== this.#controller || statusCode < 200) return
+    const target = this.#target as GroupTarget
+    const now = this.ctx.now()
+    observeLatency(target.state, now - this.#attemptStart, now)
+    const condition = RETRY_STATUS[statusCode]
+    if (condition !== undefined && this.group.retriesOn(condition)) {
+      const failure = statusFailure(condition, statusCode)
+      ;(this.#tried ??= new TriedSet()).add(target)
+      const next = this.#retryTarget(failure)
+      if (next !== undefined) {
+        // Drop this answer and its connection; the next target gets the request.
+        this.#abandoned = controller
+        this.#controller = undefined
+        controller.abort(new Error(`retrying after status ${statusCode}`))
+        this.#endAttempt(failure)
+        this.#attempt(next)
+        return
+      }
+      // No other target may take it: this answer is the client's (as nginx passes the last one on).
+      this.#countFailure(failure)
+    }
+    let headers: string[]
+    try {
+      headers = clientResponseHeaders(controller.rawHeaders as Buffer[], this.#requestId === undefined ? undefined : 'x-request-id', this.#requestId)
+      this.res.writeHead(statusCode, headers)
+    } catch (err) {
+      controller.abort(err as Error)
+    }
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (controller !== this.#controller) return
+    if (!this.res.write(chunk)) {
+      controller.pause()
+      this.res.once('drain', onClientDrain)
+    }
+  }
+
+  onResponseEnd(controller: Dispatcher.DispatchController): void {
+    if (controller !== this.#controller) return
+    this.#done = true
+    this.#attemptOpen = false
+    this.res.end()
+    const state = (this.#target as GroupTarget).state
+    state.inFlight--
+    state.requests++
+    if (recordSuccess(state)) this.ctx.onTargetUp(this.group, this.#target as GroupTarget)
+  }
+
+  onResponseError(controller: Dispatcher.DispatchController | undefined, err: Error): void {
+    if (controller !== undefined && controller === this.#abandoned) return
+    if (this.#done) {
+      // The client left first; the abort we sent comes back here. Not the target's fault.
+      if (this.#attemptOpen) {
+        const state = (this.#target as GroupTarget).state
+        state.inFlight--
+        abandonAttempt(state)
+        this.#attemptOpen = false
+      }
+      this.#controller = undefined
+      return
+    }
+    this.#controller = undefined
+    const failure = classifyUpstreamError(err)
+    this.#endAttempt(failure)
+    if (this.res.headersSent) {
+      // Part of the answer is on its way: the client must see it cut, never a mixed-up response.
+      this.#done = true
+      this.res.destroy(err)
+      return
+    }
+    const next = this.#retryTarget(failure)
+    if (next !== undefined) this.#attempt(next)
+    else this.#finishWithError(failure.status)
+  }
+
+  /** The client's connection closed: stop the attempt without holding it against the target. */
+  clientClosed(): void {
+    if (this.#done) return
+    this.#done = true
+    const controller = this.#controller
+    if (controller !== undefined) controller.abort(new Error('client closed the connection'))
+  }
+
+  resumeUpstream(): void {
+    this.#controller?.resume()
+  }
+
+  #endAttempt(failure: AttemptFailure): void {
+    const target = this.#target as GroupTarget
+    this.#attemptOpen = false
+    target.state.inFlight--
+    target.state.requests++
+    ;(this.#tried ??= new TriedSet()).add(target)
+    this.#lastFailure = failure
+    this.#countFailure(failure)
+  }
+
+  #countFailure(failure: AttemptFailure): void {
+    const target = this.#target as GroupTarget
+    if (!this.group.passiveApplies) return
+    if (recordFailure(target.state, this.group.passive, this.ctx.now())) {
+      this.ctx.onTargetDown(this.group, target, failure.reason)
+    }
+  }
+
+  /**
+   * The target for a retry after `failure`, or undefined when the request may not be retried (condition
+   * not listed, tries or retry timeout used up, unsafe method, body already streamed), no untried target
+   * can take it, or the retry budget is spent.
+   */
+  #retryTarget(failure: AttemptFailure): GroupTarget | undefined {
+    const retries = this.group.config.retries
+    if (this.#done || this.#attempts >= retries.tries || !this.group.retriesOn(failure.condition)) return undefined
+    const now = this.ctx.now()
+    if (retries.timeout !== 0 && now - this.#startedAt >= retries.timeout) return undefined
+    // A streamed body can be sent once: after its first byte left, it is gone.
+    if (this.#body === null && this.#hasBody && this.req.readableDidRead) return undefined
+    const safe = !failure.reachedTarget || IDEMPOTENT[this.req.method as string] === true
+      || retries.nonIdempotent || this.req.headers['idempotency-key'] !== undefined
+    if (!safe) return undefined
+    const target = this.group.pick(this, this.#tried, now)
+    return target !== undefined && this.group.budget.tryRetry(now) ? target : undefined
+  }
+
+  #finishWithError(status: number): void {
+    this.#done = true
+    sendError(this.res, status, this.#requestId)
+  }
+}
+
+function onClientClose(this: ProxyResponse): void {
+  if (!this.writableFinished) this.exchange?.clientClosed()
+}
+
+function onClientDrain(this: ProxyResponse): void {
+  this.exchange?.resumeUpstream()
+}
