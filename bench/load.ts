@@ -43,6 +43,7 @@ async function runWrk(o: LoadOptions, measured: boolean): Promise<LoadResult | u
     throw new Error(`wrk ran past ${o.seconds + 20}s; output:\n${wrk.stderrTail()}`)
   }
   if (!measured) return undefined
+  await wrk.closed
   const line = wrk.stderrTail().split('\n').reverse().find((l) => l.startsWith('{'))
   if (!line) throw new Error(`wrk printed no JSON summary (exit ${wrk.exitedWith}):\n${wrk.stderrTail()}`)
   const j = JSON.parse(line) as Record<string, number>

@@ -16,6 +16,8 @@ export interface Managed {
   stderrTail(): string
   /** Resolves with the exit code (or signal name) once the process has exited. */
   readonly exited: Promise<number | string>
+  /** Resolves once its stdout and stderr are closed too: only then is all its output read. */
+  readonly closed: Promise<void>
   exitedWith: number | string | undefined
 }
 
@@ -51,6 +53,7 @@ export function spawnManaged(name: string, argv: readonly string[], opts: SpawnO
     pid: child.pid,
     stderrTail: () => tail,
     exitedWith: undefined,
+    closed: new Promise((resolve) => child.once('close', () => resolve())),
     exited: new Promise((resolve) => {
       child.on('exit', (code, signal) => {
         managed.exitedWith = code ?? signal ?? 'unknown'

@@ -21,6 +21,7 @@ export function which(tool: string): string | undefined {
 }
 
 interface Stat {
+  comm: string
   ppid: number
   /** utime+stime: this process and all its threads. */
   ticks: number
@@ -34,7 +35,7 @@ function readStat(pid: string): Stat | undefined {
     // comm (field 2) may hold spaces and parentheses; everything after the last ')' is fixed fields.
     const f = text.slice(text.lastIndexOf(')') + 2).split(' ')
     // f[0] is field 3 (state): ppid is field 4, utime 14, stime 15, cutime 16, cstime 17.
-    return { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]), reaped: Number(f[13]) + Number(f[14]) }
+    return { comm: text.slice(text.indexOf('(') + 1, text.lastIndexOf(')')), ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]), reaped: Number(f[13]) + Number(f[14]) }
   } catch {
     return undefined // the process exited while we looked
   }
@@ -91,6 +92,8 @@ export interface Noise {
   othersPct: number
   /** Percent of all CPU time stolen by the hypervisor. */
   stealPct: number
+  /** The busiest other processes, e.g. "1234 node 35%", to tell who kept the machine busy. */
+  busiest: string[]
 }
 
 /**
@@ -102,11 +105,19 @@ export function noiseBetween(a: Snapshot, b: Snapshot): Noise {
   const oursA = new Set(tree(a, process.pid))
   const oursB = new Set(tree(b, process.pid))
   const total = (s: Stat) => s.ticks + s.reaped
-  let others = 0
-  for (const [pid, sb] of b.procs) if (!oursB.has(pid)) others += total(sb) - (a.procs.get(pid) ? total(a.procs.get(pid)!) : 0)
-  for (const [pid, sa] of a.procs) if (!oursA.has(pid) && !b.procs.has(pid)) others -= total(sa)
   const all = Math.max(1, b.sys.all - a.sys.all)
-  return { othersPct: (Math.max(0, others) / all) * cpus().length * 100, stealPct: ((b.sys.steal - a.sys.steal) / all) * 100 }
+  const pct = (ticks: number) => (ticks / all) * cpus().length * 100
+  let others = 0
+  const each: [string, number][] = []
+  for (const [pid, sb] of b.procs) {
+    if (oursB.has(pid)) continue
+    const d = total(sb) - (a.procs.get(pid) ? total(a.procs.get(pid)!) : 0)
+    others += d
+    if (d > 0) each.push([`${pid} ${sb.comm}`, d])
+  }
+  for (const [pid, sa] of a.procs) if (!oursA.has(pid) && !b.procs.has(pid)) others -= total(sa)
+  const busiest = each.sort((x, y) => y[1] - x[1]).slice(0, 3).map(([who, d]) => `${who} ${pct(d).toFixed(0)}%`)
+  return { othersPct: pct(Math.max(0, others)), stealPct: ((b.sys.steal - a.sys.steal) / all) * 100, busiest }
 }
 
 /**
@@ -118,9 +129,10 @@ export async function waitForQuiet(maxPct: number, maxWaitS: number): Promise<{ 
   for (;;) {
     const a = snapshot()
     await sleep(1000)
-    const { othersPct } = noiseBetween(a, snapshot())
+    const { othersPct, busiest } = noiseBetween(a, snapshot())
     const waitedS = (Date.now() - start) / 1000
     if (othersPct < maxPct || waitedS >= maxWaitS) return { waitedS: Math.max(0, waitedS - 1), othersPct }
+    console.log(`  waiting for quiet: others use ${othersPct.toFixed(0)}% of a core (${busiest.join(', ')})`)
   }
 }
 

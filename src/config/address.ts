@@ -17,7 +17,7 @@ const EXAMPLE_PORT = 8080
 
 const HOSTNAME = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/
 
-/** Where a listener accepts connections. */
+/** Where a listener accepts connections. Port 0 (any free port, for tests) is accepted here. */
 export function parseListenAddress(value: number | string): ListenAddress | AddressError {
   if (typeof value === 'number') return checkPort(String(value), String(value), true)
   const text = value.trim()

@@ -40,6 +40,8 @@ const IDENTIFIER = /^[A-Za-z_$][\w$-]*$/
 
 /** `targetGroups.api.targets[2]`; keys that are not plain names are quoted: `targetGroups["a b"]`. */
 export function formatPath(path: Path): string {
+  // Only absurd nesting gets here (the schema is ~7 levels deep); keep the line readable.
+  if (path.length > 24) return `${formatPath(path.slice(0, 12))}…${formatPath(path.slice(-4))}`
   let out = ''
   for (const segment of path) {
     if (typeof segment === 'number') out += `[${segment}]`

@@ -46,7 +46,8 @@ export function checkListeners(config: Config, lineOf: LineOf, problems: Finding
 
 /** Same port, and the same host or either side on all addresses: the second bind would fail. */
 function conflicts(a: Socket, b: Socket): boolean {
-  if (a.port !== b.port) return false
+  // Port 0 asks the system for a free port, so two of them never collide.
+  if (a.port !== b.port || a.port === 0) return false
   if (isAllAddresses(a.host) || isAllAddresses(b.host)) return true
   return a.host?.toLowerCase() === b.host?.toLowerCase()
 }

@@ -63,6 +63,8 @@ listeners:
   - { name: c, protocol: http, listen: "[::1]:8081" }
   - { name: d, protocol: http, listen: "[::1]:8081" }
   - { name: e, protocol: http, listen: "*:9090" }
+  - { name: f, protocol: http, listen: "127.0.0.1:0" }
+  - { name: g, protocol: http, listen: "127.0.0.1:0" }
 `
   assert.deepEqual(errors(yaml), [
     'f.yaml:4:13 listeners[1].name: listener name "web" is already used by listeners[0] (line 3); names must be unique',

@@ -39,6 +39,14 @@ test('several documents, unknown aliases and collection keys are reported', () =
   assert.deepEqual(errors(`${LISTENER}? [a]\n: 1\n`), ['f.yaml:2:3: a key must be a plain name, not a list or mapping'])
 })
 
+test('nesting past the parser limit is one problem, not a cascade', () => {
+  for (const text of ['['.repeat(5_000), '- '.repeat(5_000) + 'x']) {
+    const found = errors(text)
+    assert.equal(found.length, 1)
+    assert.match(found[0], /^f\.yaml:1:\d+: the file is nested too deeply to read$/)
+  }
+})
+
 test('aliases work, but an alias bomb is refused', () => {
   const ok = parseConfigText(`x-port: &port 8080\nlisteners: [{ name: web, protocol: http, listen: *port }]\n`, 'f.yaml')
   assert.equal(ok.ok, false) // "x-port" is not a config key, but the alias itself resolved

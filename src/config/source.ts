@@ -33,7 +33,11 @@ export function readYaml(text: string, file: string): ReadResult {
     const { line, col } = lines.linePos(offset)
     return { file, line, column: col, path: formatPath(pathAtOffset(doc, offset)), message }
   }
-  const problems = doc.errors.map((e) => at(e.pos[0], yamlMessage(e, doc, lines)))
+  // Past the parser's depth limit every further error is an echo of the first: report that one alone.
+  const exhausted = doc.errors.find((e) => e.code === 'RESOURCE_EXHAUSTION')
+  const errors = exhausted === undefined ? doc.errors : [exhausted]
+  const problems = errors.map((e) => at(e.pos[0], yamlMessage(e, doc, lines)))
+  if (exhausted !== undefined) return { ok: false, problems }
   visit(doc, {
     Alias(_, alias) {
       if (alias.resolve(doc) === undefined) problems.push(at(alias.range?.[0] ?? 0, `unknown alias *${alias.source}; define &${alias.source} before using it`))
