@@ -101,6 +101,7 @@ async function measureOnce(t: Target, repeat: number, backends: Backends): Promi
 async function main(): Promise<number> {
   installCleanup()
   console.log(`Fulcrum bench -> ${dir}`)
+  if (opts.fulcrumCmd && selected.includes('fulcrum')) console.log(`fulcrum = FULCRUM_CMD: ${opts.fulcrumCmd}`)
   if (!hasNginx) console.log('nginx is not installed (or --no-nginx): node:http backends, no nginx-1w target.')
   const backends = await startBackends(dir, hasNginx)
   console.log(machineTable(machine, loadgen, `${backends.kind}, 127.0.0.1:${backends.ports.join(' and :')}`) + '\n')
@@ -137,9 +138,10 @@ async function main(): Promise<number> {
         console.error(`${t.name} ${error}`)
       }
     }
-    const table = repeatTable(runs.filter((r) => r.repeat === repeat))
-    perRepeat.push(`### Repeat ${repeat}\n\n${table}`)
-    console.log(`\nRepeat ${repeat}\n${table}\n`)
+    const these = runs.filter((r) => r.repeat === repeat)
+    if (these.length === 0) continue
+    perRepeat.push(`### Repeat ${repeat}\n\n${repeatTable(these)}`)
+    console.log(`\nRepeat ${repeat}\n${repeatTable(these)}\n`)
   }
 
   // Stop the proxies first and politely: Node writes its --cpu-prof file on the way out.
@@ -163,8 +165,10 @@ async function main(): Promise<number> {
   const md = [
     `# Fulcrum bench ${stamp}`,
     `Medians of ${opts.repeats} interleaved repeat(s); ${opts.duration} s per run after ${opts.warmup} s warm-up; ` +
-      `${opts.connections} connections; load by ${loadgen}. "CPU ÷ X" is the median of same-repeat ratios. ` +
+      `${opts.connections} connections; load by ${loadgen}` +
+      `${loadgen === 'autocannon' ? ' (latencies in whole milliseconds)' : ''}. "CPU ÷ X" is the median of same-repeat ratios. ` +
       'Compare only numbers from the same run: this VM drifts by tens of percent over time.',
+    opts.fulcrumCmd ? `\`fulcrum\` is FULCRUM_CMD: \`${opts.fulcrumCmd}\`` : '',
     '## Machine', machineTable(machine, loadgen, backends.kind),
     '## Summary', summary, goal ?? '',
     ...perRepeat,

@@ -111,9 +111,11 @@ export function noiseBetween(a: Snapshot, b: Snapshot): Noise {
   const each: [string, number][] = []
   for (const [pid, sb] of b.procs) {
     if (oursB.has(pid)) continue
-    const d = total(sb) - (a.procs.get(pid) ? total(a.procs.get(pid)!) : 0)
-    others += d
-    if (d > 0) each.push([`${pid} ${sb.comm}`, d])
+    const sa = a.procs.get(pid)
+    others += total(sb) - (sa ? total(sa) : 0)
+    // Listed by own CPU only: a shell's cutime jumps by a child's whole life when that child exits.
+    const own = sb.ticks - (sa?.ticks ?? 0)
+    if (own > 0) each.push([`${pid} ${sb.comm}`, own])
   }
   for (const [pid, sa] of a.procs) if (!oursA.has(pid) && !b.procs.has(pid)) others -= total(sa)
   const busiest = each.sort((x, y) => y[1] - x[1]).slice(0, 3).map(([who, d]) => `${who} ${pct(d).toFixed(0)}%`)

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { test } from 'node:test'
@@ -139,4 +139,26 @@ test('dataDir is resolved against the config file folder', () => {
   assert.equal(config.dataDir, '/etc/state')
   const absolute = loaded(parseConfigText(text.replace('../state', '/var/lib/fulcrum'), '/etc/fulcrum/f.yaml'))
   assert.equal(absolute.config.dataDir, '/var/lib/fulcrum')
+})
+
+test('every schema problem in a file is reported in one result, in file order', async () => {
+  const file = fixture('broken.yaml')
+  assert.deepEqual(problems(await loadConfig(file)), [
+    `${file}:8:24 listeners[0].routes[0].match.path: expected text starting with "/", found "api/"; write "/api/"`,
+    `${file}:9:9 listeners[0].routes[0].forwrd: unknown key "forwrd"; did you mean "forward"? (expected one of: match, forward, redirect, respond)`,
+    `${file}:12:16 targetGroups.api.algorithm: expected one of: round-robin, least-conn, least-time, random, p2c, ip-hash, hash; found "roundrobin"; did you mean "round-robin"?`,
+    `${file}:15:44 targetGroups.api.targets[1].weight: expected a number, found "3"; write 3 without quotes`,
+    `${file}:16:26 targetGroups.api.timeouts.connect: expected a duration such as "500ms", "5s", "1m" or "1h", found "5q"`,
+  ])
+})
+
+test('cross-field problems read like the style guide example', async () => {
+  const text = await readFile(fixture('broken-semantics.yaml'), 'utf8')
+  assert.deepEqual(problems(parseConfigText(text, 'quickstart.yaml')), [
+    'quickstart.yaml:6:18 listeners[0].routes[0].forward: target group "apii" does not exist; did you mean "api"? (defined: api)',
+    'quickstart.yaml:7:13 listeners[1].name: listener name "web" is already used by listeners[0] (line 2); names must be unique',
+    'quickstart.yaml:7:42 listeners[1].listen: port 8080 is already used by listener web (line 4)',
+    'quickstart.yaml:10:16 targetGroups.api.algorithm: algorithm hash needs a hashKey (header:NAME, cookie:NAME, path or client-ip); add e.g. hashKey: header:x-user-id',
+    'quickstart.yaml:14:9 targetGroups.api.targets[2]: "10.0.0.7" has no port; write "10.0.0.7:8080"',
+  ])
 })

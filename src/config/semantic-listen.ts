@@ -15,10 +15,8 @@ export function checkListeners(config: Config, lineOf: LineOf, problems: Finding
     const first = names.get(listener.name)
     if (first === undefined) names.set(listener.name, i)
     else {
-      problems.push({
-        path: ['listeners', i, 'name'],
-        message: `listener name "${listener.name}" is already used by listeners[${first}]${onLine(lineOf(['listeners', first, 'name']))}; names must be unique`,
-      })
+      const where = `listeners[${first}]${onLine(lineOf(['listeners', first, 'name']))}`
+      problems.push({ path: ['listeners', i, 'name'], message: `listener name "${listener.name}" is already used by ${where}; names must be unique` })
     }
   })
 
@@ -36,7 +34,8 @@ export function checkListeners(config: Config, lineOf: LineOf, problems: Finding
     const socket = sockets[i]
     const other = sockets.slice(0, i).find((s) => conflicts(s, socket))
     if (other === undefined) continue
-    const where = other.line !== undefined ? onLine(other.line) : other.path[0] === 'admin' ? ` (admin.listen defaults to ${config.admin.listen})` : ''
+    const defaulted = other.path[0] === 'admin' ? ` (admin.listen defaults to ${config.admin.listen})` : ''
+    const where = other.line !== undefined ? onLine(other.line) : defaulted
     const wide = isAllAddresses(other.host) !== isAllAddresses(socket.host)
       ? `; ${formatAddress(isAllAddresses(other.host) ? other.host : socket.host, socket.port)} takes the port on every address`
       : ''

@@ -24,7 +24,8 @@ export function checkConfig(config: Config, lineOf: LineOf = () => undefined): S
   if (config.workers !== 1) {
     result.problems.push({
       path: ['workers'],
-      message: `found ${JSON.stringify(config.workers)}; several workers need the multi-process data plane, which is not available yet; use workers: 1`,
+      message: `found ${JSON.stringify(config.workers)}; several workers need the multi-process data plane, ` +
+        'which is not available yet; use workers: 1',
     })
   }
   checkListeners(config, lineOf, result.problems)
@@ -34,7 +35,8 @@ export function checkConfig(config: Config, lineOf: LineOf = () => undefined): S
   })
   for (const [name, group] of Object.entries(config.targetGroups)) {
     checkGroup(group, ['targetGroups', name], lineOf, result)
-    if (!used.has(name)) result.warnings.push({ path: ['targetGroups', name], at: 'key', message: `target group "${name}" is not used by any route` })
+    if (used.has(name)) continue
+    result.warnings.push({ path: ['targetGroups', name], at: 'key', message: `target group "${name}" is not used by any route` })
   }
   return result
 }
@@ -73,16 +75,25 @@ function checkRoute(route: RouteConfig, path: Path, config: Config, used: Set<st
   }
   for (const name of names) checkName(name, [...path, 'forward', name], true)
   if (names.every((name) => forward[name] === 0)) {
-    problems.push({ path: [...path, 'forward'], message: 'every forward weight is 0, so no request could be sent; give at least one group a weight above 0' })
+    problems.push({
+      path: [...path, 'forward'],
+      message: 'every forward weight is 0, so no request could be sent; give at least one group a weight above 0',
+    })
   }
 }
 
 function checkGroup(group: TargetGroupConfig, path: Path, lineOf: LineOf, result: SemanticResult): void {
   if (group.algorithm === 'hash' && group.hashKey === undefined) {
-    result.problems.push({ path: [...path, 'algorithm'], message: `algorithm hash needs a hashKey (${HASH_KEY_HINT}); add e.g. hashKey: header:x-user-id` })
+    result.problems.push({
+      path: [...path, 'algorithm'],
+      message: `algorithm hash needs a hashKey (${HASH_KEY_HINT}); add e.g. hashKey: header:x-user-id`,
+    })
   }
   if (group.algorithm !== 'hash' && group.hashKey !== undefined) {
-    result.warnings.push({ path: [...path, 'hashKey'], message: `hashKey is ignored with algorithm ${group.algorithm}; only algorithm hash uses it` })
+    result.warnings.push({
+      path: [...path, 'hashKey'],
+      message: `hashKey is ignored with algorithm ${group.algorithm}; only algorithm hash uses it`,
+    })
   }
   if (group.targets.length === 0) {
     result.warnings.push({ path: [...path, 'targets'], message: 'the group has no targets, so requests forwarded to it will get 503' })
@@ -103,6 +114,9 @@ function checkGroup(group: TargetGroupConfig, path: Path, lineOf: LineOf, result
     }
     const line = lineOf([...path, 'targets', first])
     const where = `targets[${first}]${line === undefined ? '' : `, line ${line}`}`
-    result.problems.push({ path: at, message: `target ${key} is listed twice in this group (first at ${where}); list each target once and use weight for a larger share` })
+    result.problems.push({
+      path: at,
+      message: `target ${key} is listed twice in this group (first at ${where}); list each target once and use weight for a larger share`,
+    })
   })
 }

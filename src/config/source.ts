@@ -40,7 +40,8 @@ export function readYaml(text: string, file: string): ReadResult {
   if (exhausted !== undefined) return { ok: false, problems }
   visit(doc, {
     Alias(_, alias) {
-      if (alias.resolve(doc) === undefined) problems.push(at(alias.range?.[0] ?? 0, `unknown alias *${alias.source}; define &${alias.source} before using it`))
+      if (alias.resolve(doc) !== undefined) return
+      problems.push(at(alias.range?.[0] ?? 0, `unknown alias *${alias.source}; define &${alias.source} before using it`))
     },
     Pair(_, pair) {
       if (isCollection(pair.key)) problems.push(at(pair.key.range?.[0] ?? 0, 'a key must be a plain name, not a list or mapping'))
