@@ -153,6 +153,8 @@ async function main(): Promise<number> {
   console.log(`Summary: medians of ${opts.repeats} repeat(s), ${opts.duration}s each, ${opts.connections} connections, ${loadgen}`)
   console.log(summary)
   if (goal) console.log(`\n${goal}`)
+  const profNote = profileDir ? 'fulcrum ran under --cpu-prof: its CPU figures include the profiler\'s own cost.' : ''
+  if (profNote) console.log(profNote)
 
   let profiles = ''
   if (profileDir) {
@@ -170,7 +172,7 @@ async function main(): Promise<number> {
       'Compare only numbers from the same run: this VM drifts by tens of percent over time.',
     opts.fulcrumCmd ? `\`fulcrum\` is FULCRUM_CMD: \`${opts.fulcrumCmd}\`` : '',
     '## Machine', machineTable(machine, loadgen, backends.kind),
-    '## Summary', summary, goal ?? '',
+    '## Summary', summary, goal ?? '', profNote,
     ...perRepeat,
     failures.length ? `## Failures\n\n${failures.map((f) => `- ${f.target}: ${f.error}`).join('\n')}` : '',
     profiles ? `## fulcrum CPU profile\n\n\`\`\`\n${profiles}\n\`\`\`` : '',
