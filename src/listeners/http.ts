@@ -32,6 +32,9 @@ export class HttpListener {
       // Uploads may take as long as they take; slow clients are bounded by the header timeout here and by
       // the body limits of a later issue, not by a blanket request timeout that would cut large bodies.
       requestTimeout: 0,
+      // Node checks the header timeout on this interval (30s by default), which would let a slow client
+      // hold a connection far past a short headerTimeout.
+      connectionsCheckingInterval: Math.max(100, Math.min(1_000, model.config.limits.headerTimeout / 4)),
     })
     this.server.on('request', (req, res) => this.#onRequest(req, res))
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.#onUpgrade(req, socket, head))

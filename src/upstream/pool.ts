@@ -25,6 +25,18 @@ function keyOf(host: string, port: number, s: PoolSettings): string {
 
 export class PoolRegistry {
   readonly #pools = new Map<string, Pool>()
+  /** Per-generation target -> pool, so the request path does no key building. */
+  readonly #byTarget = new WeakMap<object, Pool>()
+
+  /** The pool for one group target; `target` is the generation's object (a reload makes new ones). */
+  forTarget(target: { readonly host: string; readonly port: number }, settings: PoolSettings): Pool {
+    let pool = this.#byTarget.get(target)
+    if (pool === undefined) {
+      pool = this.get(target.host, target.port, settings)
+      this.#byTarget.set(target, pool)
+    }
+    return pool
+  }
 
   get(host: string, port: number, settings: PoolSettings): Pool {
     const key = keyOf(host, port, settings)

@@ -120,7 +120,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
     this.#attemptOpen = true
     beginAttempt(target.state, now)
     const timeouts = this.group.config.timeouts
-    const pool = this.ctx.pools.get(target.host, target.port, settingsOf(this.group))
+    const pool = this.ctx.pools.forTarget(target, settingsOf(this.group))
     try {
       pool.dispatch({
         path: this.req.url as string,

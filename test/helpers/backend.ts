@@ -18,6 +18,8 @@ export type Handler = (req: IncomingMessage, res: ServerResponse, backend: Backe
 
 export class Backend {
   readonly received: Received[] = []
+  /** TCP connections accepted so far (to see whether the balancer reuses pooled ones). */
+  connections = 0
   port = 0
   #server: Server | undefined
   readonly #sockets = new Set<Socket>()
@@ -44,6 +46,7 @@ export class Backend {
       this.handler(req, res, this)
     })
     server.on('connection', (s: Socket) => {
+      this.connections++
       this.#sockets.add(s)
       s.once('close', () => this.#sockets.delete(s))
     })
