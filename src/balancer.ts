@@ -9,6 +9,7 @@ import type { Config } from './config/schema.ts'
 import { buildModel, type Model } from './model/build.ts'
 import { HttpListener } from './listeners/http.ts'
 import { TargetStateStore } from './targets/target-state.ts'
+import { HealthStore } from './targets/target-health.ts'
 import { PoolRegistry, poolSettings } from './upstream/pool.ts'
 import type { ProxyContext } from './upstream/proxy.ts'
 
@@ -22,6 +23,7 @@ export interface ReloadSummary {
 export interface BalancerOptions {
   readonly log: Logger
   readonly store?: TargetStateStore
+  readonly health?: HealthStore
   readonly now?: () => number
 }
 
@@ -33,6 +35,7 @@ function targetKeys(model: Model): Set<string> {
 
 export class Balancer {
   readonly store: TargetStateStore
+  readonly health: HealthStore
   readonly pools = new PoolRegistry()
   readonly #log: Logger
   readonly #ctx: ProxyContext
@@ -42,6 +45,7 @@ export class Balancer {
   constructor(options: BalancerOptions) {
     this.#log = options.log
     this.store = options.store ?? new TargetStateStore()
+    this.health = options.health ?? new HealthStore()
     const log = options.log
     this.#ctx = {
       pools: this.pools,
@@ -64,7 +68,7 @@ export class Balancer {
   }
 
   async start(config: Config): Promise<void> {
-    const model = buildModel(config, this.store)
+    const model = buildModel(config, this.store, this.health)
     const opened: HttpListener[] = []
     try {
       for (const lm of model.listeners) {
@@ -86,7 +90,7 @@ export class Balancer {
   async reload(config: Config): Promise<ReloadSummary> {
     const old = this.#model
     if (old === undefined) throw new Error('reload before start')
-    const model = buildModel(config, this.store)
+    const model = buildModel(config, this.store, this.health)
     const wanted = new Map(model.listeners.map((l) => [l.key, l]))
     const added: HttpListener[] = []
     try {
@@ -134,6 +138,9 @@ export class Balancer {
     }
     this.pools.retain(keep)
     this.store.retain(addresses)
+    const pairs = new Set<string>()
+    for (const g of model.groups.values()) for (const t of g.targets) pairs.add(`${g.name}\n${t.address}`)
+    this.health.retain(pairs)
   }
 
   /** Stop accepting, let requests in flight finish within the drain timeout, close upstream pools. */

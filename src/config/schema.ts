@@ -79,6 +79,50 @@ const upstreamTimeouts = z.strictObject({
   keepAlive: duration.default(60_000).describe('How long an idle pooled connection to a target is kept. Default 60s.'),
 })
 
+const MATCHER = /^\s*[1-5]\d\d(\s*-\s*[1-5]\d\d)?(\s*,\s*[1-5]\d\d(\s*-\s*[1-5]\d\d)?)*\s*$/
+
+const healthCheck = z.strictObject({
+  protocol: z.enum(['http', 'tcp']).default('http').describe('http: a request to path must answer a matching status; tcp: a connection must open. Default http.'),
+  path: z.string().startsWith('/').default('/').describe('Path requested by http checks. Default /.'),
+  port: z
+    .union([z.literal('traffic-port'), z.number().int().min(1).max(65535)])
+    .default('traffic-port')
+    .describe('Port to check: the target\'s own (traffic-port) or another. Default traffic-port.'),
+  host: z.string().optional().describe('Host header of http checks. Default: the target address.'),
+  interval: duration.default(30_000).describe('Time between two checks of one target. Default 30s (as an ALB).'),
+  timeout: duration.default(5_000).describe('A check without an answer in this time fails. Default 5s.'),
+  healthyThreshold: z.number().int().min(1).max(100).default(5).describe('Passes in a row that make a target healthy. Default 5.'),
+  unhealthyThreshold: z.number().int().min(1).max(100).default(2).describe('Failures in a row that make a target unhealthy. Default 2.'),
+  matcher: z
+    .string().regex(MATCHER, 'expected status codes and ranges such as "200", "200-299" or "200-299,302"')
+    .default('200')
+    .describe('Statuses that pass, e.g. "200-299,302". Default "200".'),
+})
+
+const slowStart = z
+  .union([
+    duration,
+    z.strictObject({
+      until: z.literal('latency').describe('End the ramp when the target answers as fast as its peers.'),
+      max: duration.default(120_000).describe('Longest ramp, whatever the latency. Default 2m.'),
+    }),
+  ])
+  .describe('Ramp a new or recovered target\'s weight up linearly: a duration, or { until: latency, max }. Default 0 (off).')
+
+const stickiness = z
+  .discriminatedUnion('type', [
+    z.strictObject({
+      type: z.literal('cookie'),
+      cookie: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/).default('fulcrum_sticky'),
+      duration: duration.default(3_600_000).describe('Cookie lifetime. Default 1h.'),
+    }),
+    z.strictObject({
+      type: z.literal('app-cookie'),
+      cookie: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/).describe('The application\'s session cookie, e.g. JSESSIONID.'),
+    }),
+  ])
+  .describe('Keep a client on one target: a balancer cookie, or follow the application\'s cookie.')
+
 export const targetGroup = z.strictObject({
   algorithm: z.enum(ALGORITHMS).default('round-robin').describe('How a target is chosen. Default round-robin (smooth weighted, as nginx).'),
   hashKey: z
@@ -93,6 +137,11 @@ export const targetGroup = z.strictObject({
   }),
   timeouts: upstreamTimeouts.default({ connect: 5_000, responseHeader: 60_000, idle: 60_000, keepAlive: 60_000 }),
   connections: z.number().int().min(1).default(128).describe('Most pooled connections per target. Default 128.'),
+  healthCheck: healthCheck.optional().describe('Active health checks (ALB target-group semantics). None: targets are healthy once registered.'),
+  failOpen: z.boolean().default(true).describe('When no target is healthy, use them all (as an ALB does); false answers 503. Default true.'),
+  deregistrationDelay: duration.default(30_000).describe('How long a deregistered target may finish its requests in flight. Default 30s.'),
+  slowStart: slowStart.default(0),
+  stickiness: stickiness.optional(),
 })
 
 const headerMatch = z.record(z.string(), z.string()).describe('Header name -> exact value ("*" = present).')
@@ -151,15 +200,16 @@ export const listener = httpListener
 
 export const configSchema = z.strictObject({
   workers: z
-    .union([z.number().int().min(1), z.literal('auto')])
+    .union([z.number().int().min(1).max(256), z.literal('auto')])
     .default(1)
-    .describe('Data-plane processes. Default 1, as nginx.'),
+    .describe('Data-plane processes: a number, or auto for one per core. Default 1, as nginx.'),
   admin: z
     .strictObject({
       listen: listenAddress.default('127.0.0.1:9090'),
-      token: z.string().min(1).optional().describe('Bearer token the admin API requires.'),
+      token: z.string().min(1).optional().describe('Bearer token the admin API requires; mandatory on a non-loopback address.'),
+      enabled: z.boolean().default(true).describe('Serve the admin API. Default true.'),
     })
-    .default({ listen: '127.0.0.1:9090' }),
+    .default({ listen: '127.0.0.1:9090', enabled: true }),
   dataDir: z.string().default('./data').describe('Durable state, relative to the config file\'s folder.'),
   drainTimeout: duration.default(30_000).describe('On stop, how long requests in flight may take to finish. Default 30s.'),
   listeners: z.array(listener).min(1).describe('Where clients connect.'),
@@ -180,3 +230,5 @@ export type TargetGroupConfig = Config['targetGroups'][string]
 export type TargetConfig = TargetGroupConfig['targets'][number]
 export type RetryCondition = (typeof RETRY_CONDITIONS)[number]
 export type AlgorithmName = (typeof ALGORITHMS)[number]
+export type HealthCheckConfig = NonNullable<TargetGroupConfig['healthCheck']>
+export type StickinessConfig = NonNullable<TargetGroupConfig['stickiness']>

@@ -9,6 +9,7 @@ import type { Config, ListenerConfig, RouteConfig } from '../config/schema.ts'
 import { Router } from '../router/match.ts'
 import { TargetGroup } from '../targets/target-group.ts'
 import type { TargetStateStore } from '../targets/target-state.ts'
+import type { HealthStore } from '../targets/target-health.ts'
 import type { ForwardingOptions } from '../upstream/request-headers.ts'
 import { GroupChooser } from './group-chooser.ts'
 
@@ -63,10 +64,10 @@ function buildAction(route: RouteConfig, index: number, groups: ReadonlyMap<stri
 }
 
 /** Builds the model. Throws only on input that validation should have rejected. */
-export function buildModel(config: Config, store: TargetStateStore): Model {
+export function buildModel(config: Config, store: TargetStateStore, health: HealthStore): Model {
   const groups = new Map<string, TargetGroup>()
   for (const [name, g] of Object.entries(config.targetGroups)) {
-    groups.set(name, new TargetGroup(name, g, store, algorithms[g.algorithm],
+    groups.set(name, new TargetGroup(name, g, store, health, algorithms[g.algorithm],
       (address) => must(parseTargetAddress(address), `target group ${name}`)))
   }
   const listeners = config.listeners.map((l): ListenerModel => {

@@ -7,6 +7,7 @@ import type { Algorithm, AlgorithmFactory, RequestFacts, Target } from '../balan
 import type { RetryCondition, TargetGroupConfig } from '../config/schema.ts'
 import { passivelyAvailable, type PassivePolicy } from '../health/passive.ts'
 import type { TargetStateStore } from './target-state.ts'
+import { admits, healthMode, type HealthMode, type HealthStore, type TargetHealth } from './target-health.ts'
 import { RetryBudget } from './retry-budget.ts'
 
 /** A target as a group holds it: what the algorithm sees, plus the group's limits for it. */
@@ -16,6 +17,8 @@ export interface GroupTarget extends Target {
   /** 0 = no limit. */
   readonly maxConns: number
   readonly backup: boolean
+  /** This target's state in this group (initial, healthy, …), set by the control plane. */
+  readonly health: TargetHealth
 }
 
 /** Which targets one request has already tried; a bit per target (tier, index). */
@@ -48,11 +51,18 @@ export class TargetGroup {
   readonly #backupAlgorithm: Algorithm
   /** nginx ignores max_fails for a lone server: marking it down could only turn a blip into an outage. */
   readonly #passiveApplies: boolean
+  readonly #healthStore: HealthStore
+  #healthVersion = -1
+  #primaryMode: HealthMode = 'none'
+  #backupMode: HealthMode = 'none'
 
-  constructor(name: string, config: TargetGroupConfig, store: TargetStateStore, factory: AlgorithmFactory,
-    addressOf: (address: string) => { host: string; port: number }) {
+  constructor(name: string, config: TargetGroupConfig, store: TargetStateStore, health: HealthStore,
+    factory: AlgorithmFactory, addressOf: (address: string) => { host: string; port: number }) {
     this.name = name
     this.config = config
+    this.#healthStore = health
+    // Without active checks a registered target is taken at its word; with them it must earn its place.
+    const initial = config.healthCheck === undefined ? 'healthy' : 'initial'
     const primaries: GroupTarget[] = []
     const backups: GroupTarget[] = []
     for (const t of config.targets) {
@@ -60,7 +70,7 @@ export class TargetGroup {
       const { host, port } = addressOf(t.address)
       tier.push({
         address: t.address, host, port, index: tier.length, weight: t.weight, maxConns: t.maxConns,
-        backup: t.backup, state: store.get(t.address),
+        backup: t.backup, state: store.get(t.address), health: health.get(name, t.address, initial),
       })
     }
     this.primaries = primaries
@@ -92,29 +102,40 @@ export class TargetGroup {
    * backups only when no primary is eligible. `tried` excludes targets that already failed this request.
    */
   pick(req: RequestFacts, tried: TriedSet | undefined, now: number): GroupTarget | undefined {
-    return this.#pickTier(this.primaries, this.#primaryAlgorithm, req, tried, now)
-      ?? (this.backups.length === 0 ? undefined : this.#pickTier(this.backups, this.#backupAlgorithm, req, tried, now))
+    if (this.#healthVersion !== this.#healthStore.version) this.#refreshModes()
+    return this.#pickTier(this.primaries, this.#primaryAlgorithm, this.#primaryMode, req, tried, now)
+      ?? (this.backups.length === 0 ? undefined
+        : this.#pickTier(this.backups, this.#backupAlgorithm, this.#backupMode, req, tried, now))
   }
 
-  #eligible(t: GroupTarget, tried: TriedSet | undefined, now: number): boolean {
+  /** Health changes are rare: the modes are recomputed only when the store's version moved. */
+  #refreshModes(): void {
+    this.#healthVersion = this.#healthStore.version
+    this.#primaryMode = healthMode(this.primaries.map((t) => t.health.state), this.config.failOpen)
+    this.#backupMode = healthMode(this.backups.map((t) => t.health.state), this.config.failOpen)
+  }
+
+  #eligible(t: GroupTarget, mode: HealthMode, tried: TriedSet | undefined, now: number): boolean {
+    if (!admits(mode, t.health.state)) return false
     if (t.maxConns !== 0 && t.state.inFlight >= t.maxConns) return false
     if (this.#passiveApplies && !passivelyAvailable(t.state, now)) return false
     return tried === undefined || !tried.has(t)
   }
 
-  #pickTier(tier: readonly GroupTarget[], algorithm: Algorithm, req: RequestFacts, tried: TriedSet | undefined,
-    now: number): GroupTarget | undefined {
+  #pickTier(tier: readonly GroupTarget[], algorithm: Algorithm, mode: HealthMode, req: RequestFacts,
+    tried: TriedSet | undefined, now: number): GroupTarget | undefined {
+    if (mode === 'none') return undefined
     // The common case, every target eligible, passes the tier itself: no array is built per request.
     let firstIneligible = -1
     for (let i = 0; i < tier.length; i++) {
-      if (!this.#eligible(tier[i], tried, now)) { firstIneligible = i; break }
+      if (!this.#eligible(tier[i], mode, tried, now)) { firstIneligible = i; break }
     }
     if (firstIneligible === -1) {
       return tier.length === 0 ? undefined : algorithm.pick(tier, req) as GroupTarget | undefined
     }
     const eligible: GroupTarget[] = tier.slice(0, firstIneligible)
     for (let i = firstIneligible + 1; i < tier.length; i++) {
-      if (this.#eligible(tier[i], tried, now)) eligible.push(tier[i])
+      if (this.#eligible(tier[i], mode, tried, now)) eligible.push(tier[i])
     }
     return eligible.length === 0 ? undefined : algorithm.pick(eligible, req) as GroupTarget | undefined
   }
