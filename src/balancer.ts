@@ -67,6 +67,13 @@ export class Balancer {
     return out
   }
 
+  /** Requests in flight per target address (every group that lists it). */
+  inFlight(): Record<string, number> {
+    const out: Record<string, number> = {}
+    for (const g of this.#model?.groups.values() ?? []) for (const t of g.targets) out[t.address] = t.state.inFlight
+    return out
+  }
+
   async start(config: Config): Promise<void> {
     const model = buildModel(config, this.store, this.health)
     const opened: HttpListener[] = []
