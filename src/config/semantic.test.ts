@@ -67,6 +67,7 @@ listeners:
   - { name: g, protocol: http, listen: "127.0.0.1:0" }
 `
   assert.deepEqual(errors(yaml), [
+    'f.yaml:1:18 admin.listen: the admin API on *:9090 is reachable from other machines, so it needs admin.token (every call then sends "Authorization: Bearer <token>"); add a token, or listen on 127.0.0.1',
     'f.yaml:4:13 listeners[1].name: listener name "web" is already used by listeners[0] (line 3); names must be unique',
     'f.yaml:4:42 listeners[1].listen: port 8080 is already used by listener web (line 3); *:8080 takes the port on every address',
     'f.yaml:8:40 listeners[5].listen: port 8081 is already used by listener c (line 7)',
@@ -107,7 +108,7 @@ targetGroups:
   ])
 })
 
-test('hash needs hashKey, pathRegex must compile, workers must be 1', () => {
+test('hash needs hashKey, pathRegex must compile; several workers are fine', () => {
   const yaml = `workers: 4
 listeners:
   - name: web
@@ -120,7 +121,6 @@ targetGroups:
   api: { algorithm: hash, targets: [127.0.0.1:8081] }
 `
   assert.deepEqual(errors(yaml), [
-    'f.yaml:1:10 workers: found 4; several workers need the multi-process data plane, which is not available yet; use workers: 1',
     'f.yaml:7:29 listeners[0].routes[0].match.pathRegex: the regular expression does not compile: Invalid regular expression: /^/(a|b/: Unterminated group',
     'f.yaml:10:21 targetGroups.api.algorithm: algorithm hash needs a hashKey (header:NAME, cookie:NAME, path or client-ip); add e.g. hashKey: header:x-user-id',
   ])
@@ -147,4 +147,13 @@ test('checkConfig works on a parsed config without a file', () => {
     problems: [{ path: ['listeners', 0, 'routes', 0, 'forward'], at: 'value', message: 'target group "nope" does not exist; no targetGroups are defined' }],
     warnings: [],
   })
+})
+
+test('an admin API off loopback needs a token; on loopback it does not', () => {
+  const base = 'listeners: [{ name: web, protocol: http, listen: 8080 }]\n'
+  assert.deepEqual(errors(`admin: { listen: "0.0.0.0:9090" }\n${base}`), [
+    'f.yaml:1:18 admin.listen: the admin API on 0.0.0.0:9090 is reachable from other machines, so it needs admin.token (every call then sends "Authorization: Bearer <token>"); add a token, or listen on 127.0.0.1',
+  ])
+  assert.equal(parseConfigText(`admin: { listen: "0.0.0.0:9090", token: s3cret }\n${base}`, 'f.yaml').ok, true)
+  assert.equal(parseConfigText(`admin: { listen: "[::1]:9090" }\n${base}`, 'f.yaml').ok, true)
 })

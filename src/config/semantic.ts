@@ -3,7 +3,7 @@
  * exist, each route has one action, addresses parse and do not collide. Every finding has a key path;
  * the loader turns it into a line and column.
  */
-import { formatAddress, parseTargetAddress } from './address.ts'
+import { formatAddress, parseListenAddress, parseTargetAddress } from './address.ts'
 import { checkListeners } from './semantic-listen.ts'
 import type { Finding, Path } from './problem.ts'
 import type { Config, RouteConfig, TargetGroupConfig } from './schema.ts'
@@ -21,13 +21,7 @@ const HASH_KEY_HINT = 'header:NAME, cookie:NAME, path or client-ip'
 
 export function checkConfig(config: Config, lineOf: LineOf = () => undefined): SemanticResult {
   const result: SemanticResult = { problems: [], warnings: [] }
-  if (config.workers !== 1) {
-    result.problems.push({
-      path: ['workers'],
-      message: `found ${JSON.stringify(config.workers)}; several workers need the multi-process data plane, ` +
-        'which is not available yet; use workers: 1',
-    })
-  }
+  checkAdmin(config, result.problems)
   checkListeners(config, lineOf, result.problems)
   const used = new Set<string>()
   config.listeners.forEach((listener, l) => {
@@ -39,6 +33,25 @@ export function checkConfig(config: Config, lineOf: LineOf = () => undefined): S
     result.warnings.push({ path: ['targetGroups', name], at: 'key', message: `target group "${name}" is not used by any route` })
   }
   return result
+}
+
+/** The admin API can change targets and reload: off loopback, it must demand a token. */
+function checkAdmin(config: Config, problems: Finding[]): void {
+  if (!config.admin.enabled || config.admin.token !== undefined) return
+  const parsed = parseListenAddress(config.admin.listen)
+  if ('error' in parsed) return
+  if (isLoopback(parsed.host)) return
+  problems.push({
+    path: ['admin', 'listen'],
+    message: `the admin API on ${formatAddress(parsed.host, parsed.port)} is reachable from other machines, so it needs ` +
+      'admin.token (every call then sends "Authorization: Bearer <token>"); add a token, or listen on 127.0.0.1',
+  })
+}
+
+function isLoopback(host: string | undefined): boolean {
+  if (host === undefined) return false
+  const h = host.toLowerCase()
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h)
 }
 
 function checkRoute(route: RouteConfig, path: Path, config: Config, used: Set<string>, problems: Finding[]): void {
