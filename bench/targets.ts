@@ -85,7 +85,8 @@ ${backends.map((b) => `    server 127.0.0.1:${b};`).join('\n')}
 
 /** The YAML Fulcrum reads; node-undici reads the same file. */
 export function fulcrumYaml(port: number, backends: readonly number[]): string {
-  return `listeners:
+  return `admin: { enabled: false }
+listeners:
   - name: bench
     protocol: http
     listen: 127.0.0.1:${port}

@@ -1,51 +1,73 @@
 /**
- * `fulcrum start -c FILE`: validate, start, then serve in the foreground. SIGHUP re-reads the file (a bad
- * file is logged and the old configuration keeps serving); SIGTERM/SIGINT drain and exit 0; a second
- * stop signal exits at once.
+ * `fulcrum start -c FILE`: validate, start the control plane (state store, health checks, admin API) and
+ * the data plane (in this process for `workers: 1`, else worker processes), then serve in the foreground.
+ * SIGHUP re-reads the file (a bad file is logged and the old configuration keeps serving); SIGTERM/SIGINT
+ * drain and exit 0; a second stop signal exits at once.
  */
-import type { LevelWithSilent } from 'pino'
-import { Balancer } from '../balancer.ts'
+import type { LevelWithSilent, Logger } from 'pino'
+import { startAdminServer, type AdminServer } from '../admin/server.ts'
 import { formatProblem, loadConfig } from '../config/load.ts'
+import type { Config } from '../config/schema.ts'
+import { ControlPlane } from '../control/control-plane.ts'
+import { InProcessDataPlane, type DataPlane } from '../control/data-plane.ts'
+import { WorkerDataPlane, resolveWorkers } from '../control/worker-data-plane.ts'
+import { ActiveHealthChecker } from '../health/active.ts'
 import { createLogger } from '../log.ts'
+import { FileStateStore } from '../state/file-store.ts'
+
+function dataPlaneFor(config: Config, log: Logger): DataPlane {
+  const workers = resolveWorkers(config.workers)
+  return workers === 1 ? new InProcessDataPlane(log) : new WorkerDataPlane({ workers, log })
+}
+
+function refuse(message: string): never {
+  console.error(`fulcrum: not started: ${message}`)
+  process.exit(1)
+}
 
 export async function runStart(file: string, level: LevelWithSilent): Promise<void> {
   const log = createLogger(level)
   const loaded = await loadConfig(file)
   if (!loaded.ok) {
     for (const p of loaded.problems) console.error(formatProblem(p))
-    console.error(`fulcrum: not started: ${file} has ${loaded.problems.length} problem${loaded.problems.length === 1 ? '' : 's'}`)
-    process.exit(1)
+    refuse(`${file} has ${loaded.problems.length} problem${loaded.problems.length === 1 ? '' : 's'}`)
   }
   for (const w of loaded.warnings) log.warn(w)
+  const config = loaded.config
 
   // Last line of defence: one request's failure must never take the process down.
   process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception (the balancer keeps running)'))
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection (the balancer keeps running)'))
 
-  const balancer = new Balancer({ log })
+  const cp = new ControlPlane({
+    configFile: file,
+    config,
+    log,
+    dataPlane: dataPlaneFor(config, log),
+    store: new FileStateStore(config.dataDir),
+    checker: (onResult) => new ActiveHealthChecker(onResult),
+  })
+  let admin: AdminServer
   try {
-    await balancer.start(loaded.config)
+    await cp.start()
   } catch (err) {
-    console.error(`fulcrum: not started: ${(err as Error).message}`)
-    process.exit(1)
+    await cp.stop(0).catch(() => {})
+    refuse((err as Error).message)
   }
-  log.info({ config: file, pid: process.pid }, 'fulcrum started')
+  try {
+    admin = await startAdminServer(cp, config.admin, log)
+  } catch (err) {
+    await cp.stop(0).catch(() => {})
+    refuse((err as Error).message)
+  }
+  log.info({ config: file, pid: process.pid, workers: resolveWorkers(config.workers), admin: admin.port || 'disabled' }, 'fulcrum started')
 
   let reloading: Promise<void> = Promise.resolve()
   process.on('SIGHUP', () => {
     reloading = reloading.then(async () => {
-      const next = await loadConfig(file)
-      if (!next.ok) {
-        log.error({ config: file, problems: next.problems.map(formatProblem) }, 'reload rejected: the old configuration keeps serving')
-        return
-      }
-      for (const w of next.warnings) log.warn(w)
-      try {
-        const summary = await balancer.reload(next.config)
-        log.info({ config: file, ...summary }, 'configuration reloaded')
-      } catch (err) {
-        log.error({ err: (err as Error).message }, 'reload failed: the old configuration keeps serving')
-      }
+      const result = await cp.reload()
+      if (result.ok) log.info({ config: file, ...result.summary }, 'configuration reloaded')
+      else log.error({ config: file, problems: result.problems }, 'reload rejected: the old configuration keeps serving')
     })
   })
 
@@ -56,12 +78,15 @@ export async function runStart(file: string, level: LevelWithSilent): Promise<vo
       process.exit(1)
     }
     stopping = true
-    log.info({ signal, drainTimeout: loaded.config.drainTimeout }, 'stopping: draining requests in flight')
-    void reloading.then(() => balancer.stop()).then(() => {
-      log.info('stopped')
-      log.flush()
-      process.exit(0)
-    })
+    log.info({ signal, drainTimeout: cp.config.drainTimeout }, 'stopping: draining requests in flight')
+    void reloading
+      .then(() => admin.close())
+      .then(() => cp.stop())
+      .then(() => {
+        log.info('stopped')
+        log.flush()
+        process.exit(0)
+      })
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))

@@ -1,4 +1,6 @@
 import { test } from 'node:test'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import assert from 'node:assert/strict'
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -35,8 +37,6 @@ test('a file that is not a state file is refused with a message that says what t
 })
 
 test('a process killed while saving leaves the old or the new state, never a torn one', async () => {
-  const { spawn } = await import('node:child_process')
-  const { once } = await import('node:events')
   const dir = fresh()
   const saver = `
     import { FileStateStore } from ${JSON.stringify(new URL('./file-store.ts', import.meta.url).href)}

@@ -58,7 +58,7 @@ test('1 GiB upload and 1 GiB download stream through with flat memory', { timeou
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'fulcrum-stream-'))
   const config = join(dir, 'fulcrum.yaml')
-  writeFileSync(config, `listeners:\n  - { name: web, protocol: http, listen: "127.0.0.1:${port}", routes: [{ forward: app }] }\n`
+  writeFileSync(config, `admin: { enabled: false }\nlisteners:\n  - { name: web, protocol: http, listen: "127.0.0.1:${port}", routes: [{ forward: app }] }\n`
     + `targetGroups:\n  app: { targets: ["${backend.address}"] }\n`)
   const child = spawn(process.execPath, ['src/cli/main.ts', 'start', '-c', config, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] })
   t.after(() => { if (child.exitCode === null) child.kill('SIGKILL') })
