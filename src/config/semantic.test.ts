@@ -157,3 +157,13 @@ test('an admin API off loopback needs a token; on loopback it does not', () => {
   assert.equal(parseConfigText(`admin: { listen: "0.0.0.0:9090", token: s3cret }\n${base}`, 'f.yaml').ok, true)
   assert.equal(parseConfigText(`admin: { listen: "[::1]:9090" }\n${base}`, 'f.yaml').ok, true)
 })
+
+test('a health check must end before the next is due', () => {
+  const yaml = `listeners: [{ name: web, protocol: http, listen: 8080, routes: [{ forward: api }] }]
+targetGroups:
+  api: { targets: [127.0.0.1:8081], healthCheck: { interval: 5s, timeout: 5s } }
+`
+  assert.deepEqual(errors(yaml), [
+    'f.yaml:3:75 targetGroups.api.healthCheck.timeout: found 5s; the timeout must be above 0 and shorter than the interval (5s)',
+  ])
+})

@@ -8,6 +8,7 @@ import { checkListeners } from './semantic-listen.ts'
 import type { Finding, Path } from './problem.ts'
 import type { Config, RouteConfig, TargetGroupConfig } from './schema.ts'
 import { didYouMean } from './suggest.ts'
+import { formatDuration } from './duration.ts'
 
 /** The line a path is on, for messages that point at a second place ("first at line 5"). */
 export type LineOf = (path: Path) => number | undefined
@@ -110,6 +111,18 @@ function checkGroup(group: TargetGroupConfig, path: Path, lineOf: LineOf, result
   }
   if (group.targets.length === 0) {
     result.warnings.push({ path: [...path, 'targets'], message: 'the group has no targets, so requests forwarded to it will get 503' })
+  }
+  const check = group.healthCheck
+  if (check !== undefined) {
+    // As an ALB requires: a check must end before the next one is due.
+    if (check.interval < 50) {
+      result.problems.push({ path: [...path, 'healthCheck', 'interval'], message: `found ${formatDuration(check.interval)}; an interval must be at least 50ms` })
+    } else if (check.timeout === 0 || check.timeout >= check.interval) {
+      result.problems.push({
+        path: [...path, 'healthCheck', 'timeout'],
+        message: `found ${formatDuration(check.timeout)}; the timeout must be above 0 and shorter than the interval (${formatDuration(check.interval)})`,
+      })
+    }
   }
   const seen = new Map<string, number>()
   group.targets.forEach((target, i) => {

@@ -6,9 +6,6 @@ export interface ProbeVerdict {
   readonly detail: string
 }
 
-/** A probe of one target: settles once, never rejects on network trouble, and gives up when `signal` aborts. */
-export type Probe = (target: ProbeTarget, signal: AbortSignal) => Promise<ProbeVerdict>
-
 /** Where and how to probe, already resolved from the check settings. */
 export interface ProbeTarget {
   readonly host: string

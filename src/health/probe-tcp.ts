@@ -8,7 +8,10 @@ export function probeTcp(target: ProbeTarget, signal: AbortSignal): Promise<Prob
     const socket = connect({ host: target.host, port: target.port })
     // A probe in flight must not keep the process alive, no more than the checker's timers do.
     socket.unref()
+    let settled = false
     const finish = (verdict: ProbeVerdict): void => {
+      if (settled) return
+      settled = true
       clearTimeout(timer)
       signal.removeEventListener('abort', onAbort)
       socket.destroy()
