@@ -60,7 +60,7 @@ export async function runStart(file: string, level: LevelWithSilent): Promise<vo
     await cp.stop(0).catch(() => {})
     refuse((err as Error).message)
   }
-  log.info({ config: file, pid: process.pid, workers: resolveWorkers(config.workers), admin: admin.port || 'disabled' }, 'fulcrum started')
+  log.info({ config: file, workers: resolveWorkers(config.workers), admin: admin.port || 'disabled' }, 'fulcrum started')
 
   let reloading: Promise<void> = Promise.resolve()
   process.on('SIGHUP', () => {

@@ -10,7 +10,7 @@ import { formatPath, formatProblem, valueAt } from './problem.ts'
 import type { ConfigProblem, Finding, Path } from './problem.ts'
 import { configSchema } from './schema.ts'
 import type { Config } from './schema.ts'
-import { checkConfig } from './semantic.ts'
+import { checkConfig, checkReferencesRaw } from './semantic.ts'
 import { objectSource, readYaml } from './source.ts'
 import type { ConfigSource } from './source.ts'
 
@@ -81,6 +81,8 @@ function validate(source: ConfigSource, warnings: ConfigProblem[]): LoadResult {
   const parsed = configSchema.safeParse(data)
   if (!parsed.success) {
     const findings = findingsFromIssues(parsed.error.issues, data, configSchema)
+    const reported = new Set(findings.map((f) => formatPath(f.path)))
+    for (const f of checkReferencesRaw(data)) if (!reported.has(formatPath(f.path))) findings.push(f)
     return { ok: false, problems: tidy(findings.map((f) => toProblem(source, f))) }
   }
   const lineOf = (path: Path) => {

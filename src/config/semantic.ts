@@ -36,6 +36,33 @@ export function checkConfig(config: Config, lineOf: LineOf = () => undefined): S
   return result
 }
 
+/**
+ * Routes forwarding to missing target groups, checked on the raw file data, so that they are reported
+ * together with schema problems elsewhere in the file (everything else waits for a valid schema).
+ */
+export function checkReferencesRaw(data: unknown): Finding[] {
+  const problems: Finding[] = []
+  const root = data as { listeners?: unknown; targetGroups?: unknown } | null
+  if (root === null || typeof root !== 'object' || !Array.isArray(root.listeners)) return problems
+  const groups = root.targetGroups !== null && typeof root.targetGroups === 'object' ? Object.keys(root.targetGroups as object) : []
+  root.listeners.forEach((listener: unknown, l: number) => {
+    const routes = (listener as { routes?: unknown } | null)?.routes
+    if (!Array.isArray(routes)) return
+    routes.forEach((route: unknown, r: number) => {
+      const forward = (route as { forward?: unknown } | null)?.forward
+      const path: Path = ['listeners', l, 'routes', r, 'forward']
+      const names = typeof forward === 'string' ? [[forward, path, false] as const]
+        : forward !== null && typeof forward === 'object' ? Object.keys(forward).map((n) => [n, [...path, n], true] as const) : []
+      for (const [name, at, key] of names) {
+        if (groups.includes(name)) continue
+        const known = groups.length === 0 ? '; no targetGroups are defined' : `${didYouMean(name, groups)} (defined: ${groups.join(', ')})`
+        problems.push({ path: at, at: key ? 'key' : 'value', message: `target group "${name}" does not exist${known}` })
+      }
+    })
+  })
+  return problems
+}
+
 /** The admin API can change targets and reload: off loopback, it must demand a token. */
 function checkAdmin(config: Config, problems: Finding[]): void {
   if (!config.admin.enabled || config.admin.token !== undefined) return

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -28,22 +28,34 @@ export class Child {
   readonly name: string
   stdout = ''
   stderr = ''
-  /** Resolves when the process has exited and its output is read to the end. */
+  /** Resolves when the process has exited and its output is read to the end (or 1 s after the exit). */
   readonly exited: Promise<Exit>
   #exit: Exit | undefined
   readonly #watchers = new Set<() => void>()
 
-  constructor(process: ChildProcess, name: string) {
-    this.process = process
+  constructor(proc: ChildProcess, name: string) {
+    this.process = proc
     this.name = name
-    process.stdout?.setEncoding('utf8').on('data', (chunk: string) => { this.stdout += chunk; this.#notify() })
-    process.stderr?.setEncoding('utf8').on('data', (chunk: string) => { this.stderr += chunk; this.#notify() })
-    // 'close' (not 'exit'): stdout and stderr are complete by then.
+    proc.stdout?.setEncoding('utf8').on('data', (chunk: string) => { this.stdout += chunk; this.#notify() })
+    proc.stderr?.setEncoding('utf8').on('data', (chunk: string) => { this.stderr += chunk; this.#notify() })
+    // After 'exit', wait for 'close' so stdout and stderr are complete, but not forever: a grandchild that
+    // inherited the pipes (the quick start's backends) keeps them open after this process is gone.
     this.exited = new Promise((resolve) => {
-      process.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
-        this.#exit = { code, signal }
+      const settle = (exit: Exit): void => {
+        if (this.#exit !== undefined) return
+        this.#exit = exit
         this.#notify()
-        resolve(this.#exit)
+        resolve(exit)
+      }
+      proc.once('exit', (code: number | null, signal: NodeJS.Signals | null) => {
+        const timer = setTimeout(() => settle({ code, signal }), 1_000)
+        proc.once('close', () => { clearTimeout(timer); settle({ code, signal }) })
+      })
+      // Could not start at all (no such command): an exit without a code, the reason on stderr.
+      proc.on('error', (err) => {
+        if (proc.pid !== undefined) return
+        this.stderr += `${err.message}\n`
+        settle({ code: null, signal: null })
       })
     })
   }
@@ -58,7 +70,7 @@ export class Child {
   }
 
   get running(): boolean {
-    return this.process.exitCode === null && this.process.signalCode === null
+    return this.#exit === undefined && this.process.exitCode === null && this.process.signalCode === null
   }
 
   get output(): string {
@@ -81,10 +93,27 @@ export class Child {
     await this.#until(() => count() >= times, ms, `output ${String(pattern)} x${times}`, true)
   }
 
-  /** SIGKILL (if still running) and wait for the exit; for t.after. */
+  /**
+   * SIGKILL (if still running) and wait for the exit, then drop the pipes so that a grandchild still
+   * holding them cannot keep the test process alive; for t.after.
+   */
   async kill(): Promise<void> {
     if (this.running) this.process.kill('SIGKILL')
-    await withTimeout(this.exited, 5_000, `${this.name} did not die on SIGKILL`)
+    try {
+      await withTimeout(this.exited, 5_000, `${this.name} did not die on SIGKILL`)
+    } finally {
+      this.process.stdout?.destroy()
+      this.process.stderr?.destroy()
+    }
+  }
+
+  /** Pids of this process's direct children, as far as Linux's /proc tells (empty elsewhere). */
+  children(): number[] {
+    try {
+      return readFileSync(`/proc/${this.pid}/task/${this.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)
+    } catch {
+      return []
+    }
   }
 
   #notify(): void {
@@ -119,11 +148,37 @@ function countMatches(text: string, pattern: string | RegExp): number {
   return [...text.matchAll(new RegExp(pattern.source, pattern.flags.includes('g') ? pattern.flags : `${pattern.flags}g`))].length
 }
 
-/** Starts `node args…` from the project root with captured output; killed after the test. */
-export function spawnNode(t: TestContext, args: string[], name = args.join(' ')): Child {
-  const child = new Child(spawn(NODE, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } }), name)
-  t.after(() => child.kill())
+/**
+ * Starts `command args…` from the project root with captured output; killed after the test, after
+ * `beforeKill` (say, to end the processes it started itself while it can still tell their pids).
+ */
+export function spawnCommand(t: TestContext, command: string, args: string[], name: string, beforeKill?: (child: Child) => void): Child {
+  const child = new Child(spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } }), name)
+  t.after(async () => {
+    try {
+      beforeKill?.(child)
+    } finally {
+      await child.kill()
+    }
+  })
   return child
+}
+
+/** Starts `node args…` with the project's Node 24; see spawnCommand. */
+export function spawnNode(t: TestContext, args: string[], name = args.join(' '), beforeKill?: (child: Child) => void): Child {
+  return spawnCommand(t, NODE, args, name, beforeKill)
+}
+
+/** SIGKILLs the children of a process that is still running (for a launcher or script that spawns). */
+export function killChildren(child: Child): void {
+  if (!child.running) return
+  for (const pid of child.children()) {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {
+      // Already gone.
+    }
+  }
 }
 
 /** Starts `fulcrum args…` (src/cli/main.ts); killed after the test. */
@@ -253,9 +308,13 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, message: s
   }
 }
 
-/** A minimal Fulcrum YAML: one HTTP listener on 127.0.0.1:port forwarding everything to group app. */
+/**
+ * A minimal Fulcrum YAML: one HTTP listener on 127.0.0.1:port forwarding everything to group app. The
+ * admin API is off: its default port (9090) is fixed, so parallel tests would fight over it.
+ */
 export function yamlConfig(port: number, targets: string[], extra = ''): string {
-  return `${extra}listeners:
+  return `admin: { enabled: false }
+${extra}listeners:
   - name: web
     protocol: http
     listen: 127.0.0.1:${port}

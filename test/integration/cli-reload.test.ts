@@ -1,11 +1,14 @@
 /**
  * SIGHUP reloads of the real `fulcrum start` process: under load, a good file adds a backend and a bad
  * file (broken YAML, then a route to a missing group) is rejected while the last good configuration
- * keeps serving, with no failed request throughout; and a reload that moves the listener to another port
- * opens the new one, lets the old one's request in flight finish, then closes it.
+ * keeps serving, with no failed request throughout; a reload that moves the listener to another port
+ * opens the new one, lets the old one's request in flight finish, then closes it; and one that moves it to
+ * a port in use is rejected without losing the old port.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
 import { request } from 'undici'
 import { Backend, startBackends } from '../helpers/backend.ts'
 import { startLoad } from '../helpers/load.ts'
@@ -85,6 +88,28 @@ test('SIGHUP moving the listener to another port opens it, drains the old one, t
   assert.deepEqual(await inFlight, { status: 200, body: 'slow done' })
   await waitForRefused(oldPort, 2_000)
   const res = await request(`http://127.0.0.1:${newPort}/`)
+  assert.equal(await res.body.text(), `Response from ${backend.port}`)
+  assert.ok(lb.running)
+})
+
+test('SIGHUP moving the listener to a port in use is rejected, and the old port keeps serving', async (t) => {
+  const backend = await new Backend().start()
+  const blocker = createServer().listen(0, '127.0.0.1')
+  await once(blocker, 'listening')
+  t.after(() => Promise.all([backend.close(), new Promise((resolve) => blocker.close(resolve))]))
+  const busyPort = (blocker.address() as { port: number }).port
+  const port = await freePort()
+  const { write } = tempDir(t)
+  const file = write('fulcrum.yaml', yamlConfig(port, [backend.address]))
+  const lb = spawnFulcrum(t, ['start', '-c', file])
+  await waitForHttp(`http://127.0.0.1:${port}/`, 5_000, lb)
+
+  write('fulcrum.yaml', yamlConfig(busyPort, [backend.address]))
+  lb.signal('SIGHUP')
+  await lb.waitForOutput(/reload (rejected|failed)/)
+  assert.match(lb.stdout, new RegExp(`${busyPort}.*already in use`), lb.output)
+  assert.doesNotMatch(lb.stdout, /configuration reloaded/)
+  const res = await request(`http://127.0.0.1:${port}/`, { reset: true })
   assert.equal(await res.body.text(), `Response from ${backend.port}`)
   assert.ok(lb.running)
 })
