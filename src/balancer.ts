@@ -25,6 +25,8 @@ export interface BalancerOptions {
   readonly store?: TargetStateStore
   readonly health?: HealthStore
   readonly now?: () => number
+  /** Listen with SO_REUSEPORT, so that worker processes share each port (src/worker/main.ts). Default false. */
+  readonly reusePort?: boolean
 }
 
 function targetKeys(model: Model): Set<string> {
@@ -40,10 +42,12 @@ export class Balancer {
   readonly #log: Logger
   readonly #ctx: ProxyContext
   readonly #listeners = new Map<string, HttpListener>()
+  readonly #reusePort: boolean
   #model: Model | undefined
 
   constructor(options: BalancerOptions) {
     this.#log = options.log
+    this.#reusePort = options.reusePort ?? false
     this.store = options.store ?? new TargetStateStore()
     this.health = options.health ?? new HealthStore()
     const log = options.log
@@ -80,7 +84,7 @@ export class Balancer {
     try {
       for (const lm of model.listeners) {
         const listener = new HttpListener(lm, this.#ctx)
-        await listener.listen()
+        await listener.listen({ reusePort: this.#reusePort })
         opened.push(listener)
         this.#listeners.set(lm.key, listener)
       }
@@ -104,7 +108,7 @@ export class Balancer {
       for (const [key, lm] of wanted) {
         if (this.#listeners.has(key)) continue
         const listener = new HttpListener(lm, this.#ctx)
-        await listener.listen()
+        await listener.listen({ reusePort: this.#reusePort })
         added.push(listener)
       }
     } catch (err) {

@@ -50,7 +50,11 @@ export class HttpListener {
     return typeof a === 'object' && a !== null ? a.port : this.#model.port
   }
 
-  listen(): Promise<void> {
+  /**
+   * `reusePort` (SO_REUSEPORT) lets every worker process bind the same port and the kernel spread the
+   * connections between them; with one process it stays off, so a port in use is an error.
+   */
+  listen(options: { reusePort?: boolean } = {}): Promise<void> {
     return new Promise((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
         const where = `${this.#model.host ?? '*'}:${this.#model.port}`
@@ -59,7 +63,7 @@ export class HttpListener {
           : err.code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)' : err.message}`, { cause: err }))
       }
       this.server.once('error', onError)
-      this.server.listen({ host: this.#model.host, port: this.#model.port, backlog: 4096 }, () => {
+      this.server.listen({ host: this.#model.host, port: this.#model.port, backlog: 4096, reusePort: options.reusePort === true }, () => {
         this.server.off('error', onError)
         this.#forwarding = { ...this.#model.forwarding, port: String(this.port) }
         resolve()

@@ -60,6 +60,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
   readonly #startedAt: number
   #attempts = 0
   #tried: TriedSet | undefined
+  /** The target the request's stickiness cookie names (null: a stale or forged id), else undefined. */
+  #sticky: GroupTarget | null | undefined
   #target: GroupTarget | undefined
   #attemptStart = 0
   #controller: Dispatcher.DispatchController | undefined
@@ -92,9 +94,11 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
   start(): void {
     this.group.budget.recordRequest(this.#startedAt)
     this.res.once('close', onClientClose)
+    const sticky = this.group.stickiness
+    if (sticky !== undefined) this.#sticky = sticky.requested(this.req.headers)
     const length = this.#hasBody ? Number(this.req.headers['content-length']) : NaN
     if (length > 0 && length <= RETRY_BODY_LIMIT) this.#readBody()
-    else this.#attempt(this.group.pick(this, undefined, this.ctx.now()))
+    else this.#attempt(this.group.pick(this, undefined, this.ctx.now(), this.#sticky ?? undefined))
   }
 
   #readBody(): void {
@@ -103,7 +107,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
     this.req.once('end', () => {
       if (this.#done) return
       this.#body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
-      this.#attempt(this.group.pick(this, undefined, this.ctx.now()))
+      this.#attempt(this.group.pick(this, undefined, this.ctx.now(), this.#sticky ?? undefined))
     })
   }
 
@@ -167,6 +171,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
     let headers: string[]
     try {
       headers = clientResponseHeaders(controller.rawHeaders as Buffer[], this.#requestId === undefined ? undefined : 'x-request-id', this.#requestId)
+      this.group.stickiness?.addCookie(headers, target, this.#sticky)
       this.res.writeHead(statusCode, headers)
     } catch (err) {
       controller.abort(err as Error)
@@ -189,7 +194,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
     const state = (this.#target as GroupTarget).state
     state.inFlight--
     state.requests++
-    if (recordSuccess(state)) this.ctx.onTargetUp(this.group, this.#target as GroupTarget)
+    if (recordSuccess(state)) {
+      this.group.recovered(this.#target as GroupTarget)
+      this.ctx.onTargetUp(this.group, this.#target as GroupTarget)
+    }
   }
 
   onResponseError(controller: Dispatcher.DispatchController | undefined, err: Error): void {

@@ -1,0 +1,92 @@
+/**
+ * A data-plane worker process, forked by WorkerDataPlane (src/control/worker-data-plane.ts) with
+ * `[logLevel, slot]` as arguments. It runs one Balancer with SO_REUSEPORT listeners and does what the
+ * primary says over IPC (src/control/worker-protocol.ts). It runs no health checks: the primary does,
+ * once for all workers, and pushes the states here.
+ *
+ * It drains and exits when told to stop, on SIGTERM/SIGINT (a service manager or a terminal signals the
+ * whole group; the primary, stopping too, will not replace it), and when the IPC channel closes: a worker
+ * whose primary died must not serve on with no one to reload it or check its targets.
+ */
+import type { LevelWithSilent } from 'pino'
+import { Balancer } from '../balancer.ts'
+import type { HealthUpdate } from '../control/data-plane.ts'
+import type { FromWorker, ToWorker } from '../control/worker-protocol.ts'
+import { createLogger, LOG_LEVELS } from '../log.ts'
+
+const [levelArg = 'info', slotArg = '0'] = process.argv.slice(2)
+const level = (LOG_LEVELS as readonly string[]).includes(levelArg) ? (levelArg as LevelWithSilent) : 'info'
+const log = createLogger(level).child({ worker: Number(slotArg) })
+const balancer = new Balancer({ log, reusePort: true })
+
+/** Starts and applies run one at a time, in the order they came. */
+let queue: Promise<void> = Promise.resolve()
+let drainTimeout = 30_000
+let stopping: Promise<void> | undefined
+
+// As in the one-process CLI: one request's failure must never take the worker down.
+process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception (the worker keeps running)'))
+process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection (the worker keeps running)'))
+
+function send(msg: FromWorker, then?: () => void): void {
+  if (process.connected && process.send !== undefined) process.send(msg, undefined, {}, () => then?.())
+  else then?.()
+}
+
+function setHealth(updates: readonly HealthUpdate[]): void {
+  for (const u of updates) balancer.health.set(u.group, u.address, u.state)
+}
+
+function stop(timeout: number, why: string): Promise<void> {
+  stopping ??= queue.then(async () => {
+    log.info({ why, drainTimeout: timeout }, 'worker stopping: draining requests in flight')
+    await balancer.stop(timeout)
+    send({ type: 'stopped' }, () => process.exit(0))
+  })
+  return stopping
+}
+
+process.on('message', (msg: ToWorker) => {
+  // States are set on arrival, not queued, so they keep the order the primary sent them in.
+  switch (msg.type) {
+    case 'start':
+      setHealth(msg.health)
+      queue = queue.then(async () => {
+        try {
+          await balancer.start(msg.config)
+          drainTimeout = msg.config.drainTimeout
+          send({ type: 'ready', ports: balancer.ports() })
+        } catch (err) {
+          send({ type: 'error', message: (err as Error).message }, () => process.exit(1))
+        }
+      })
+      return
+    case 'apply': {
+      setHealth(msg.health)
+      queue = queue.then(async () => {
+        if (stopping !== undefined) return
+        try {
+          const summary = await balancer.reload(msg.config)
+          drainTimeout = msg.config.drainTimeout
+          send({ type: 'applied', seq: msg.seq, summary, ports: balancer.ports() })
+        } catch (err) {
+          send({ type: 'error', seq: msg.seq, message: (err as Error).message })
+        }
+      })
+      return
+    }
+    case 'health':
+      setHealth(msg.updates)
+      return
+    case 'inFlight':
+      send({ type: 'inFlight', id: msg.id, counts: balancer.inFlight() })
+      return
+    case 'stop':
+      void stop(msg.drainTimeout, 'asked by the primary')
+      return
+  }
+})
+
+process.on('disconnect', () => void stop(drainTimeout, 'the primary is gone'))
+process.on('SIGTERM', () => void stop(drainTimeout, 'SIGTERM'))
+process.on('SIGINT', () => void stop(drainTimeout, 'SIGINT'))
