@@ -26,7 +26,7 @@ export interface Run {
 }
 
 /** Ratios in the tables are against these, when they ran. */
-const BASES = ['nginx-1w', 'node-undici'] as const
+const BASES = ['nginx-1w', 'nginx-2w', 'node-undici'] as const
 
 export function median(xs: readonly number[]): number {
   if (xs.length === 0) return NaN

@@ -53,7 +53,7 @@ if (unknown.length) throw new Error(`--only: unknown target(s) ${unknown.join(',
 
 const hasNginx = !flags['no-nginx'] && env.NO_NGINX !== '1' && which('nginx') !== undefined
 const loadgen: LoadGen = (flags.loadgen ?? env.LOADGEN) === 'autocannon' || !which('wrk') ? 'autocannon' : 'wrk'
-const selected = ALL_TARGETS.filter((t) => (opts.only ? opts.only.includes(t) : true) && (hasNginx || t !== 'nginx-1w'))
+const selected = ALL_TARGETS.filter((t) => (opts.only ? opts.only.includes(t) : true) && (hasNginx || !t.startsWith('nginx-')))
 
 const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)
 const dir = join(REPO, 'bench/results', stamp)
@@ -102,7 +102,7 @@ async function main(): Promise<number> {
   installCleanup()
   console.log(`Fulcrum bench -> ${dir}`)
   if (opts.fulcrumCmd && selected.includes('fulcrum')) console.log(`fulcrum = FULCRUM_CMD: ${opts.fulcrumCmd}`)
-  if (!hasNginx) console.log('nginx is not installed (or --no-nginx): node:http backends, no nginx-1w target.')
+  if (!hasNginx) console.log('nginx is not installed (or --no-nginx): node:http backends, no nginx-1w or nginx-2w target.')
   const backends = await startBackends(dir, hasNginx)
   console.log(machineTable(machine, loadgen, `${backends.kind}, 127.0.0.1:${backends.ports.join(' and :')}`) + '\n')
 

@@ -10,7 +10,7 @@ import { formatProblem, loadConfig } from '../config/load.ts'
 import type { Config, TargetConfig, TargetGroupConfig } from '../config/schema.ts'
 import type { CheckResult, CheckTarget, HealthChecker, OnCheckResult } from '../health/checker.ts'
 import { observeCheck, type CheckedState, type Streak } from '../health/thresholds.ts'
-import { withDeregistered, withRegistered, type DurableState, type StateStore } from '../state/state-store.ts'
+import { withDeregistered, withRegistered, withRestored, type DurableState, type StateStore } from '../state/state-store.ts'
 import type { HealthStateName } from '../targets/target-health.ts'
 import type { DataPlane, HealthUpdate } from './data-plane.ts'
 import { ApiError } from './api-error.ts'
@@ -141,10 +141,14 @@ export class ControlPlane {
       }
       const draining = this.#draining.get(key(group, address))
       if (draining !== undefined) draining.finish('not-draining')
-      const next = withRegistered(this.#state, group, { address, weight })
+      // Re-registering a file target at its file weight (as a rollout does) only lifts the deregistration,
+      // so later weight edits in the file still apply.
+      const fileTarget = config.targets.find((t) => t.address === address)
+      const next = fileTarget !== undefined && fileTarget.weight === weight
+        ? withRestored(this.#state, group, address)
+        : withRegistered(this.#state, group, { address, weight })
       await this.#store.save(next)
       this.#state = next
-      void config
       await this.#apply()
       return this.#records.get(key(group, address)) as TargetRecord
     })

@@ -32,3 +32,11 @@ test('draining targets stay in the group until they leave', () => {
   const draining = new Map([['app', [{ address: '127.0.0.1:2', weight: 2, maxConns: 0, backup: false }]]])
   assert.deepEqual(addresses(effectiveConfig(file, state, draining)), ['127.0.0.1:1/1', '127.0.0.1:2/2'])
 })
+
+test('restoring a deregistered file target lifts the tombstone without pinning a weight', async () => {
+  const { withRestored } = await import('../state/state-store.ts')
+  let state = withDeregistered(EMPTY_STATE, 'app', '127.0.0.1:2', true)
+  state = withRestored(state, 'app', '127.0.0.1:2')
+  assert.deepEqual(state.groups.app, { added: [], removed: [] })
+  assert.deepEqual(addresses(effectiveConfig(file, state, new Map())), ['127.0.0.1:1/1', '127.0.0.1:2/2'])
+})

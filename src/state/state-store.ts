@@ -44,3 +44,11 @@ export function withDeregistered(state: DurableState, group: string, address: st
   const removed = inFile && !g.removed.includes(address) ? [...g.removed, address] : g.removed
   return { version: 1, groups: { ...state.groups, [group]: { added, removed } } }
 }
+
+/** Undo a deregistration of a file target without pinning its weight: the file keeps deciding it. */
+export function withRestored(state: DurableState, group: string, address: string): DurableState {
+  const g = state.groups[group] ?? { added: [], removed: [] }
+  const added = g.added.filter((r) => r.address !== address)
+  const removed = g.removed.filter((a) => a !== address)
+  return { version: 1, groups: { ...state.groups, [group]: { added, removed } } }
+}
