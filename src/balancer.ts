@@ -49,14 +49,18 @@ export class Balancer {
     this.#log = options.log
     this.#reusePort = options.reusePort ?? false
     this.store = options.store ?? new TargetStateStore()
-    this.health = options.health ?? new HealthStore()
+    this.health = options.health ?? new HealthStore(options.now)
     const log = options.log
     this.#ctx = {
       pools: this.pools,
       now: options.now ?? (() => performance.now()),
       onTargetDown: (group, target, reason) =>
         log.warn({ group: group.name, target: target.address, reason, for: group.passive.failTimeout }, 'target marked down (passive)'),
-      onTargetUp: (group, target) => log.info({ group: group.name, target: target.address }, 'target back up (trial request passed)'),
+      onTargetUp: (group, target) => {
+        // A passive recovery is a new entry into service: slow start ramps it like a newly healthy target.
+        group.recovered(target)
+        log.info({ group: group.name, target: target.address }, 'target back up (trial request passed)')
+      },
     }
   }
 

@@ -12,9 +12,19 @@ import type { Config } from '../config/schema.ts'
 import type { DataPlane, HealthUpdate } from './data-plane.ts'
 import { reservePorts, WORKER_ENV, WorkerProcess, workerSnapshot, type Answer } from './worker-protocol.ts'
 
-/** `workers: auto` is one per core the process may use; the CLI keeps InProcessDataPlane for 1. */
-export function resolveWorkers(value: number | 'auto'): number {
-  return value === 'auto' ? availableParallelism() : value
+/**
+ * Where Node supports SO_REUSEPORT listeners, so the kernel can spread connections between workers (Node
+ * docs: Linux 3.9+, FreeBSD 12+, Solaris 11.4, AIX 7.2.5+); elsewhere (macOS, Windows) listen fails.
+ */
+const REUSE_PORT_PLATFORMS: readonly string[] = ['linux', 'freebsd', 'sunos', 'aix']
+
+/**
+ * `workers: auto` is one per core the process may use, or 1 where workers cannot share a port. The CLI
+ * keeps InProcessDataPlane for 1.
+ */
+export function resolveWorkers(value: number | 'auto', platform: string = process.platform): number {
+  if (value !== 'auto') return value
+  return REUSE_PORT_PLATFORMS.includes(platform) ? availableParallelism() : 1
 }
 
 export interface WorkerTimeouts {
@@ -72,6 +82,9 @@ export class WorkerDataPlane implements DataPlane {
   }
 
   async start(config: Config, health: readonly HealthUpdate[]): Promise<void> {
+    if (!REUSE_PORT_PLATFORMS.includes(process.platform)) {
+      throw new Error(`workers: ${this.#count} needs listeners that share a port (SO_REUSEPORT), which Node does not offer on ${process.platform}; use workers: 1`)
+    }
     this.#replaceHealth(health)
     const reserved = await reservePorts(config, this.#source, this.#snapshot, this.#zeroPorts)
     try {

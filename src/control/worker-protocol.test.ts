@@ -56,7 +56,9 @@ test('every request is answered under the key it is waited for', () => {
   assert.equal(requestKey({ type: 'health', updates: [] }), undefined)
 })
 
-test('workers: auto is one per core', () => {
-  assert.equal(resolveWorkers('auto'), availableParallelism())
+test('workers: auto is one per core where workers can share a port, else 1', () => {
+  assert.equal(resolveWorkers('auto', 'linux'), availableParallelism())
+  assert.equal(resolveWorkers('auto', 'darwin'), 1)
+  assert.equal(resolveWorkers('auto', 'win32'), 1)
   assert.equal(resolveWorkers(3), 3)
 })

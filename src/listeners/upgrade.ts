@@ -35,7 +35,7 @@ export function tunnelUpgrade(req: IncomingMessage, client: Socket, head: Buffer
   const attempt = (): void => {
     if (clientGone) return
     const now = ctx.now()
-    const target = group.pick(facts, tried, now)
+    const target = group.pick(facts, tried, now, attempts === 0 ? group.stickiness?.requested(req.headers) ?? undefined : undefined)
     if (target === undefined) {
       client.end(attempts === 0 ? rawResponse(503, 'Service Unavailable') : rawResponse(502, 'Bad Gateway'))
       return

@@ -194,10 +194,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
     const state = (this.#target as GroupTarget).state
     state.inFlight--
     state.requests++
-    if (recordSuccess(state)) {
-      this.group.recovered(this.#target as GroupTarget)
-      this.ctx.onTargetUp(this.group, this.#target as GroupTarget)
-    }
+    if (recordSuccess(state)) this.ctx.onTargetUp(this.group, this.#target as GroupTarget)
   }
 
   onResponseError(controller: Dispatcher.DispatchController | undefined, err: Error): void {
