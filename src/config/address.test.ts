@@ -44,3 +44,9 @@ test('all-addresses hosts and display form', () => {
   assert.equal(formatAddress('Example.COM', 80), 'example.com:80')
   assert.equal(formatAddress(undefined, 80), '*:80')
 })
+
+test('port 0 (any free port) is accepted for listeners, IPv6 included, never for targets', () => {
+  assert.deepEqual(parseListenAddress('[::1]:0'), { host: '::1', port: 0 })
+  assert.deepEqual(parseListenAddress('127.0.0.1:0'), { host: '127.0.0.1', port: 0 })
+  assert.ok('error' in parseTargetAddress('127.0.0.1:0'))
+})

@@ -62,7 +62,7 @@ function splitHostPort(text: string, original: string, allowZero = false): Targe
     const [, host, port] = bracketed
     if (!isIPv6(host)) return { error: `${q(`[${host}]`)} is not an IPv6 address` }
     if (port === undefined) return { error: `${q(original)} has no port; write ${q(`[${host}]:${EXAMPLE_PORT}`)}` }
-    return withPort(host, port, original)
+    return withPort(host, port, original, allowZero)
   }
   const colon = text.lastIndexOf(':')
   if (isIPv6(text)) {

@@ -99,7 +99,7 @@ export class WorkerDataPlane implements DataPlane {
       }
       this.#commit(config, snapshot, reserved.ports, answers[0])
       this.#running = true
-      this.#log.info({ workers: workers.map((w) => w.pid) }, 'data-plane workers serving')
+      this.#log.info({ workerPids: workers.map((w) => w.pid) }, 'data-plane workers serving')
     } finally {
       await reserved.release()
     }
@@ -119,7 +119,7 @@ export class WorkerDataPlane implements DataPlane {
         // snapshot that ends up committed (replacements queue behind this apply).
         live.forEach((w, i) => {
           if (answers[i].type !== 'timeout') return
-          this.#log.error({ worker: w.slot, pid: w.pid }, `data-plane worker did not apply the configuration within ${this.#timeouts.apply} ms; killing it`)
+          this.#log.error({ worker: w.slot, workerPid: w.pid }, `data-plane worker did not apply the configuration within ${this.#timeouts.apply} ms; killing it`)
           w.kill()
         })
         const refused = answers.find((a) => a.type === 'error')
@@ -155,7 +155,7 @@ export class WorkerDataPlane implements DataPlane {
     return live.map((w, i) => {
       const a = answers[i]
       if (a.type === 'inFlight') return { slot: w.slot, pid: w.pid, counts: a.counts }
-      if (a.type === 'timeout') this.#log.warn({ worker: w.slot, pid: w.pid }, `data-plane worker did not report requests in flight within ${this.#timeouts.inFlight} ms; counted as 0`)
+      if (a.type === 'timeout') this.#log.warn({ worker: w.slot, workerPid: w.pid }, `data-plane worker did not report requests in flight within ${this.#timeouts.inFlight} ms; counted as 0`)
       return { slot: w.slot, pid: w.pid, counts: {} }
     })
   }
@@ -173,7 +173,7 @@ export class WorkerDataPlane implements DataPlane {
       if (w === undefined) return
       w.send({ type: 'stop', drainTimeout })
       if (await w.exitedWithin(drainTimeout + this.#timeouts.stopGrace)) return
-      this.#log.warn({ worker: w.slot, pid: w.pid }, 'data-plane worker still running after the drain timeout; killing it')
+      this.#log.warn({ worker: w.slot, workerPid: w.pid }, 'data-plane worker still running after the drain timeout; killing it')
       w.kill()
       await w.exited
     }))
@@ -200,7 +200,7 @@ export class WorkerDataPlane implements DataPlane {
   #onExit(w: WorkerProcess, exit: { code: number | null; signal: NodeJS.Signals | null }): void {
     if (!this.#running || this.#stopping || this.#slots[w.slot] !== w) return
     const wait = Math.max(0, this.#lastStart[w.slot] + this.#timeouts.restartInterval - performance.now())
-    this.#log.warn({ worker: w.slot, pid: w.pid, ...exit, restartIn: Math.round(wait) }, 'data-plane worker exited; the others keep serving; replacing it')
+    this.#log.warn({ worker: w.slot, workerPid: w.pid, ...exit, restartIn: Math.round(wait) }, 'data-plane worker exited; the others keep serving; replacing it')
     const timer = setTimeout(() => {
       this.#restarts.delete(timer)
       void this.#serial(() => this.#replace(w.slot))
@@ -214,10 +214,10 @@ export class WorkerDataPlane implements DataPlane {
     const w = this.#fork(slot)
     const a = await w.ask({ type: 'start', config: this.#snapshot, health: this.#healthList() }, this.#timeouts.start)
     if (a.type === 'ready') {
-      this.#log.info({ worker: slot, pid: w.pid }, 'replacement data-plane worker serving')
+      this.#log.info({ worker: slot, workerPid: w.pid }, 'replacement data-plane worker serving')
       return
     }
-    this.#log.error({ worker: slot, pid: w.pid, problem: describe(a, 'start') }, 'replacement data-plane worker did not start')
+    this.#log.error({ worker: slot, workerPid: w.pid, problem: describe(a, 'start') }, 'replacement data-plane worker did not start')
     w.kill()
   }
 
@@ -229,7 +229,7 @@ export class WorkerDataPlane implements DataPlane {
     await Promise.all(workers.map(async (w) => {
       const a = await w.ask({ type: 'apply', seq, config: old, health: this.#healthList() }, this.#timeouts.apply)
       if (a.type === 'applied' || a.type === 'gone') return
-      this.#log.error({ worker: w.slot, pid: w.pid, problem: describe(a, 'apply') }, 'data-plane worker could not return to the old configuration; replacing it')
+      this.#log.error({ worker: w.slot, workerPid: w.pid, problem: describe(a, 'apply') }, 'data-plane worker could not return to the old configuration; replacing it')
       w.kill()
     }))
   }

@@ -4,8 +4,7 @@
  * primary says over IPC (src/control/worker-protocol.ts). It runs no health checks: the primary does,
  * once for all workers, and pushes the states here.
  *
- * It drains and exits when told to stop, on SIGTERM/SIGINT (a service manager or a terminal signals the
- * whole group; the primary, stopping too, will not replace it), and when the IPC channel closes: a worker
+ * It drains and exits when told to stop, on SIGTERM/SIGINT, and when the IPC channel closes: a worker
  * whose primary died must not serve on with no one to reload it or check its targets.
  */
 import type { LevelWithSilent } from 'pino'
@@ -88,5 +87,13 @@ process.on('message', (msg: ToWorker) => {
 })
 
 process.on('disconnect', () => void stop(drainTimeout, 'the primary is gone'))
-process.on('SIGTERM', () => void stop(drainTimeout, 'SIGTERM'))
-process.on('SIGINT', () => void stop(drainTimeout, 'SIGINT'))
+
+// Ctrl-C in a terminal and a service manager's stop signal the whole process group. The primary, signalled
+// too, then stops every worker itself and replaces none; so a worker waits a moment for that. A worker
+// signalled alone drains by itself after the moment, and the primary replaces it.
+const PRIMARY_STOP_GRACE_MS = 1_000
+const onSignal = (signal: NodeJS.Signals): void => {
+  setTimeout(() => void stop(drainTimeout, signal), process.connected ? PRIMARY_STOP_GRACE_MS : 0)
+}
+process.on('SIGTERM', onSignal)
+process.on('SIGINT', onSignal)
