@@ -10,6 +10,7 @@ import { buildModel, type Model } from './model/build.ts'
 import { HttpListener } from './listeners/http.ts'
 import { TargetStateStore } from './targets/target-state.ts'
 import { HealthStore } from './targets/target-health.ts'
+import type { RequestObserver } from './observe/observer.ts'
 import { PoolRegistry, poolSettings } from './upstream/pool.ts'
 import type { ProxyContext } from './upstream/proxy.ts'
 
@@ -24,6 +25,8 @@ export interface BalancerOptions {
   readonly log: Logger
   readonly store?: TargetStateStore
   readonly health?: HealthStore
+  /** Metrics and access logs (issue 6); none by default. */
+  readonly observer?: RequestObserver
   readonly now?: () => number
   /** Listen with SO_REUSEPORT, so that worker processes share each port (src/worker/main.ts). Default false. */
   readonly reusePort?: boolean
@@ -54,6 +57,7 @@ export class Balancer {
     this.#ctx = {
       pools: this.pools,
       now: options.now ?? (() => performance.now()),
+      observer: options.observer,
       onTargetDown: (group, target, reason) =>
         log.warn({ group: group.name, target: target.address, reason, for: group.passive.failTimeout }, 'target marked down (passive)'),
       onTargetUp: (group, target) => {

@@ -184,6 +184,14 @@ const clientLimits = z.strictObject({
   keepAliveTimeout: duration.default(75_000).describe('How long an idle client connection is kept (nginx keepalive_timeout). Default 75s.'),
 })
 
+const accessLog = z.strictObject({
+  format: z
+    .union([z.literal('combined'), z.literal('json'), z.string().min(1)])
+    .default('combined')
+    .describe('combined (nginx\'s, byte for byte), json (one object per line), or a template with nginx variables such as "$remote_addr $status $request_time".'),
+  path: z.string().min(1).default('stdout').describe('stdout, or a file (relative to the config file\'s folder); reopened on SIGUSR1 for logrotate.'),
+})
+
 export const httpListener = z.strictObject({
   name: z.string().min(1).describe('A name for logs and metrics.'),
   protocol: z.literal('http'),
@@ -194,6 +202,7 @@ export const httpListener = z.strictObject({
     .boolean().default(true)
     .describe('Add X-Forwarded-For/-Proto/-Host/-Port and X-Real-IP to proxied requests. Default true.'),
   requestId: z.boolean().default(true).describe('Keep or generate X-Request-Id and echo it on the response. Default true.'),
+  accessLog: accessLog.optional().describe('One line per request; none by default.'),
 })
 
 export const listener = httpListener
@@ -231,4 +240,5 @@ export type TargetConfig = TargetGroupConfig['targets'][number]
 export type RetryCondition = (typeof RETRY_CONDITIONS)[number]
 export type AlgorithmName = (typeof ALGORITHMS)[number]
 export type HealthCheckConfig = NonNullable<TargetGroupConfig['healthCheck']>
+export type AccessLogConfig = NonNullable<ListenerConfig['accessLog']>
 export type StickinessConfig = NonNullable<TargetGroupConfig['stickiness']>

@@ -11,6 +11,7 @@ import { ProxyResponse, sendError } from '../upstream/response.ts'
 import type { ForwardingOptions } from '../upstream/request-headers.ts'
 import { clientAddress } from './client-address.ts'
 import { tunnelUpgrade } from './upgrade.ts'
+import { LocalRecord } from '../observe/observer.ts'
 
 export class HttpListener {
   readonly server: Server<typeof IncomingMessage, typeof ProxyResponse>
@@ -38,6 +39,14 @@ export class HttpListener {
     })
     this.server.on('request', (req, res) => this.#onRequest(req, res))
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.#onUpgrade(req, socket, head))
+    const observer = ctx.observer
+    if (observer !== undefined) {
+      this.server.on('connection', (socket: Socket) => {
+        const name = this.#model.name
+        observer.connectionOpened(name)
+        socket.once('close', () => observer.connectionClosed(name))
+      })
+    }
   }
 
   get model(): ListenerModel {
@@ -83,21 +92,27 @@ export class HttpListener {
     const model = this.#model
     if (this.#stopping) res.shouldKeepAlive = false
     const action = model.router.match(req as Required<IncomingMessage>)
-    if (action === undefined) return sendError(res, 404, undefined)
-    switch (action.kind) {
-      case 'forward': {
-        const group = action.groups.choose()
-        new ProxyExchange(req, res, group, this.#ctx, clientAddress(req.socket.remoteAddress), this.#forwarding).start()
-        return
-      }
-      case 'respond':
-        res.writeHead(action.status, action.headers as string[])
-        res.end(req.method === 'HEAD' ? undefined : action.body)
-        return
-      case 'redirect':
-        res.writeHead(action.status, ['location', action.location, 'content-length', '0'])
-        res.end()
-        return
+    if (action !== undefined && action.kind === 'forward') {
+      const group = action.groups.choose()
+      new ProxyExchange(req, res, group, this.#ctx, clientAddress(req.socket.remoteAddress), this.#forwarding,
+        model.name, action.index).start()
+      return
+    }
+    const startedAt = this.#ctx.observer === undefined ? 0 : this.#ctx.now()
+    let bytes = 0
+    if (action === undefined) bytes = sendError(res, 404, undefined)
+    else if (action.kind === 'respond') {
+      res.writeHead(action.status, action.headers as string[])
+      if (req.method === 'HEAD') res.end()
+      else { res.end(action.body); bytes = action.body.length }
+    } else {
+      res.writeHead(action.status, ['location', action.location, 'content-length', '0'])
+      res.end()
+    }
+    const observer = this.#ctx.observer
+    if (observer !== undefined) {
+      const record = new LocalRecord(model.name, action?.index ?? -1, req, res, clientAddress(req.socket.remoteAddress), startedAt, bytes)
+      res.once('close', () => observer.requestDone(record, this.#ctx.now()))
     }
   }
 

@@ -15,11 +15,14 @@ import { classifyUpstreamError, statusFailure, type AttemptFailure } from './err
 import { poolSettings, type PoolRegistry, type PoolSettings } from './pool.ts'
 import { buildUpstreamHeaders, clientResponseHeaders, type ForwardingOptions, type HeaderFacts } from './request-headers.ts'
 import { sendError, type ProxyResponse } from './response.ts'
+import type { RequestObserver, RequestRecord } from '../observe/observer.ts'
 
 /** What the exchange needs from the listener and the process; one object per listener generation. */
 export interface ProxyContext {
   readonly pools: PoolRegistry
   readonly now: () => number
+  /** Metrics and access logs; undefined costs nothing. */
+  readonly observer: RequestObserver | undefined
   /** Passive health transitions, for logs (and later metrics). */
   onTargetDown(group: TargetGroup, target: GroupTarget, reason: string): void
   onTargetUp(group: TargetGroup, target: GroupTarget): void
@@ -44,12 +47,18 @@ function settingsOf(group: TargetGroup): PoolSettings {
   return s
 }
 
-export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, HeaderFacts {
+export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, HeaderFacts, RequestRecord {
   readonly req: IncomingMessage
   readonly res: ProxyResponse
   readonly group: TargetGroup
   readonly ctx: ProxyContext
   readonly clientIp: string
+  readonly listener: string
+  readonly route: number
+  // RequestRecord fields, for metrics and access logs.
+  upstreamHeaderMs = -1
+  upstreamMs = -1
+  bytesSent = 0
   /** Set by the header builder: the client's X-Request-Id, or a new one ('' when request ids are off). */
   requestId = ''
   readonly #headers: string[]
@@ -72,8 +81,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
   #done = false
 
   constructor(req: IncomingMessage, res: ProxyResponse, group: TargetGroup, ctx: ProxyContext, clientIp: string,
-    forwarding: ForwardingOptions) {
+    forwarding: ForwardingOptions, listener: string, route: number) {
     this.req = req
+    this.listener = listener
+    this.route = route
     this.res = res
     this.group = group
     this.ctx = ctx
@@ -90,6 +101,13 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
   get method(): string { return this.req.method as string }
   get url(): string { return this.req.url as string }
   get headers(): IncomingHttpHeaders { return this.req.headers }
+
+  // RequestRecord, read by the observer when the request is over.
+  get startedAt(): number { return this.#startedAt }
+  get targetGroup(): string { return this.group.name }
+  get upstream(): string | undefined { return this.#target?.address }
+  get retries(): number { return this.#attempts > 0 ? this.#attempts - 1 : 0 }
+  get clientAborted(): boolean { return !this.res.writableFinished }
 
   start(): void {
     this.group.budget.recordRequest(this.#startedAt)
@@ -150,7 +168,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
     if (controller !== this.#controller || statusCode < 200) return
     const target = this.#target as GroupTarget
     const now = this.ctx.now()
-    observeLatency(target.state, now - this.#attemptStart, now)
+    this.upstreamHeaderMs = now - this.#attemptStart
+    observeLatency(target.state, this.upstreamHeaderMs, now)
     const condition = RETRY_STATUS[statusCode]
     if (condition !== undefined && this.group.retriesOn(condition)) {
       const failure = statusFailure(condition, statusCode)
@@ -180,6 +199,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (controller !== this.#controller) return
+    this.bytesSent += chunk.length
     if (!this.res.write(chunk)) {
       controller.pause()
       this.res.once('drain', onClientDrain)
@@ -190,6 +210,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
     if (controller !== this.#controller) return
     this.#done = true
     this.#attemptOpen = false
+    this.upstreamMs = this.ctx.now() - this.#attemptStart
     this.res.end()
     const state = (this.#target as GroupTarget).state
     state.inFlight--
@@ -239,6 +260,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
   #endAttempt(failure: AttemptFailure): void {
     const target = this.#target as GroupTarget
     this.#attemptOpen = false
+    this.upstreamMs = this.ctx.now() - this.#attemptStart
     target.state.inFlight--
     target.state.requests++
     ;(this.#tried ??= new TriedSet()).add(target)
@@ -249,6 +271,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
   #countFailure(failure: AttemptFailure): void {
     const target = this.#target as GroupTarget
     if (!this.group.passiveApplies) return
+    this.ctx.observer?.passiveFailure(this.group.name, target.address, failure.reason)
     if (recordFailure(target.state, this.group.passive, this.ctx.now())) {
       this.ctx.onTargetDown(this.group, target, failure.reason)
     }
@@ -270,17 +293,22 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
       || retries.nonIdempotent || this.req.headers['idempotency-key'] !== undefined
     if (!safe) return undefined
     const target = this.group.pick(this, this.#tried, now)
-    return target !== undefined && this.group.budget.tryRetry(now) ? target : undefined
+    if (target === undefined || !this.group.budget.tryRetry(now)) return undefined
+    this.ctx.observer?.retried(this.group.name, failure.condition)
+    return target
   }
 
   #finishWithError(status: number): void {
     this.#done = true
-    sendError(this.res, status, this.#requestId)
+    this.bytesSent = sendError(this.res, status, this.#requestId)
   }
 }
 
 function onClientClose(this: ProxyResponse): void {
-  if (!this.writableFinished) this.exchange?.clientClosed()
+  const exchange = this.exchange
+  if (exchange === undefined) return
+  if (!this.writableFinished) exchange.clientClosed()
+  exchange.ctx.observer?.requestDone(exchange, exchange.ctx.now())
 }
 
 function onClientDrain(this: ProxyResponse): void {

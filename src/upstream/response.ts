@@ -21,17 +21,23 @@ function errorBody(status: number): Buffer {
 }
 
 /**
+ * Returns the body bytes written.
  * 502 a target failed, 503 no target could take the request, 504 a target timed out, 404 no route.
  * If the client is gone or headers already left, there is nothing to say: close.
  */
-export function sendError(res: ServerResponse, status: number, requestId: string | undefined): void {
+export function sendError(res: ServerResponse, status: number, requestId: string | undefined): number {
   if (res.headersSent || res.destroyed) {
     res.destroy()
-    return
+    return 0
   }
   const body = errorBody(status)
   const headers: string[] = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(body.length)]
   if (requestId !== undefined) headers.push('x-request-id', requestId)
   res.writeHead(status, headers)
-  res.end(res.req.method === 'HEAD' ? undefined : body)
+  if (res.req.method === 'HEAD') {
+    res.end()
+    return 0
+  }
+  res.end(body)
+  return body.length
 }

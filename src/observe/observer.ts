@@ -1,0 +1,76 @@
+/**
+ * The data plane's one hook for metrics and access logs. The proxy calls it when a request is over (its
+ * response finished or its connection closed), and on retries, passive failures and connections. With no
+ * observer configured nothing is called and nothing is allocated; an observer must not throw or block
+ * (it queues, counts, and returns).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { RetryCondition } from '../config/schema.ts'
+
+/** One finished request, as the observer may read it. Only valid during `requestDone`. */
+export interface RequestRecord {
+  readonly listener: string
+  /** Index of the matched route in the listener's routes; -1 when none matched (404). */
+  readonly route: number
+  /** Name of the target group that served it, if it was forwarded. */
+  readonly targetGroup: string | undefined
+  readonly req: IncomingMessage
+  readonly res: ServerResponse
+  /** The client's address (no port). */
+  readonly clientIp: string
+  /** The X-Request-Id sent upstream; '' when request ids are off or the request was not forwarded. */
+  readonly requestId: string
+  /** When the request arrived (ms, performance.now clock). */
+  readonly startedAt: number
+  /** host:port of the last target tried; undefined when none was. */
+  readonly upstream: string | undefined
+  /** Time from sending to the last attempt's response headers, ms; -1 when no target answered. */
+  readonly upstreamHeaderMs: number
+  /** Time from sending to the end of the last attempt, ms; -1 when no target was tried. */
+  readonly upstreamMs: number
+  /** Attempts after the first. */
+  readonly retries: number
+  /** Response body bytes written to the client. */
+  readonly bytesSent: number
+  /** The client closed the connection before the response was complete (logged as 499). */
+  readonly clientAborted: boolean
+}
+
+export interface RequestObserver {
+  requestDone(record: RequestRecord, endedAt: number): void
+  retried(group: string, condition: RetryCondition): void
+  passiveFailure(group: string, target: string, reason: string): void
+  connectionOpened(listener: string): void
+  connectionClosed(listener: string): void
+}
+
+/** A record for requests the listener answers itself (respond, redirect, 404). */
+export class LocalRecord implements RequestRecord {
+  readonly listener: string
+  readonly route: number
+  readonly targetGroup = undefined
+  readonly req: IncomingMessage
+  readonly res: ServerResponse
+  readonly clientIp: string
+  readonly requestId = ''
+  readonly startedAt: number
+  readonly upstream = undefined
+  readonly upstreamHeaderMs = -1
+  readonly upstreamMs = -1
+  readonly retries = 0
+  readonly bytesSent: number
+  get clientAborted(): boolean {
+    return !this.res.writableFinished
+  }
+
+  constructor(listener: string, route: number, req: IncomingMessage, res: ServerResponse, clientIp: string,
+    startedAt: number, bytesSent: number) {
+    this.listener = listener
+    this.route = route
+    this.req = req
+    this.res = res
+    this.clientIp = clientIp
+    this.startedAt = startedAt
+    this.bytesSent = bytesSent
+  }
+}
