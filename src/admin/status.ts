@@ -23,6 +23,7 @@
 import { readFileSync } from 'node:fs'
 import type { Config, TargetGroupConfig } from '../config/schema.ts'
 import type { ControlPlane, TargetRecord } from '../control/control-plane.ts'
+import { usedGroups } from '../config/used-groups.ts'
 
 export const TRANSITIONS_SHOWN = 50
 
@@ -78,17 +79,6 @@ function groupOf(cp: ControlPlane, name: string, inFlight: Record<string, number
   }
 }
 
-/** Groups some route forwards to (with a weight above 0). */
-function usedGroups(config: Config): Set<string> {
-  const used = new Set<string>()
-  for (const l of config.listeners) {
-    for (const r of l.routes) {
-      if (typeof r.forward === 'string') used.add(r.forward)
-      else if (r.forward !== undefined) for (const [g, w] of Object.entries(r.forward)) if (w > 0) used.add(g)
-    }
-  }
-  return used
-}
 
 function iso(ms: number): string {
   return new Date(ms).toISOString()

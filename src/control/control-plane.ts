@@ -15,6 +15,7 @@ import type { HealthStateName } from '../targets/target-health.ts'
 import type { DataPlane, HealthUpdate } from './data-plane.ts'
 import { ApiError } from './api-error.ts'
 import { effectiveConfig } from './effective-config.ts'
+import { usedGroups } from '../config/used-groups.ts'
 
 /** One target of one group as the control plane tracks it. */
 export interface TargetRecord {
@@ -341,16 +342,4 @@ export class ControlPlane {
     this.#draining.set(k, d)
     return d
   }
-}
-
-/** Groups some route forwards to. */
-function usedGroups(config: Config): Set<string> {
-  const used = new Set<string>()
-  for (const l of config.listeners) {
-    for (const r of l.routes) {
-      if (typeof r.forward === 'string') used.add(r.forward)
-      else if (r.forward !== undefined) for (const [g, w] of Object.entries(r.forward)) if (w > 0) used.add(g)
-    }
-  }
-  return used
 }

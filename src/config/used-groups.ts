@@ -1,0 +1,12 @@
+/** The target groups some route forwards to with a weight above 0; the others' targets are `unused`. */
+import type { Config } from './schema.ts'
+
+export function usedGroups(config: Config): Set<string> {
+  const used = new Set<string>()
+  const add = (forward: string | Record<string, number> | undefined): void => {
+    if (typeof forward === 'string') used.add(forward)
+    else if (forward !== undefined) for (const [g, w] of Object.entries(forward)) if (w > 0) used.add(g)
+  }
+  for (const l of config.listeners) for (const r of l.routes) add(r.forward)
+  return used
+}
