@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import { ApiError } from '../control/api-error.ts'
 import type { ControlPlane } from '../control/control-plane.ts'
+import { dashboardFile, dashboardPage, events, targetTimeline } from './dashboard/routes.ts'
 import { readJson, sendError, sendJson } from './json.ts'
 import { groupView, statusView, targetView, type DrainingUntil } from './status.ts'
 
@@ -32,6 +33,12 @@ const ROUTES: Route[] = [
   { pattern: new RegExp(`^/api/v1/target-groups/${SEGMENT}/targets$`), methods: { POST: registerTarget } },
   { pattern: new RegExp(`^/api/v1/target-groups/${SEGMENT}/targets/${SEGMENT}$`), methods: { DELETE: deregisterTarget } },
   { pattern: /^\/api\/v1\/reload$/, methods: { POST: reload } },
+  { pattern: /^\/metrics$/, methods: { GET: getMetrics } },
+  // The dashboard (src/admin/dashboard/): the page, its files, the live feed, a target's timeline.
+  { pattern: /^\/$/, methods: { GET: dashboardPage } },
+  { pattern: new RegExp(`^/dashboard/${SEGMENT}$`), methods: { GET: dashboardFile } },
+  { pattern: /^\/api\/v1\/events$/, methods: { GET: events } },
+  { pattern: new RegExp(`^/api/v1/target-groups/${SEGMENT}/targets/${SEGMENT}/timeline$`), methods: { GET: targetTimeline } },
 ]
 
 /** Finds the handler for a request: 404 for an unknown path, 405 (with Allow) for a known path's wrong method. */
@@ -50,6 +57,15 @@ export async function dispatch(ctx: Context, req: IncomingMessage, res: ServerRe
     return handler(ctx, req, res, match.slice(1).map(decodeSegment), url.searchParams)
   }
   throw new ApiError(404, 'not_found', `no such admin API path: ${path} (see GET /api/v1/status)`)
+}
+
+/** Prometheus text format, every worker's data-plane metrics aggregated with the control plane's. */
+async function getMetrics(ctx: Context, _req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const observer = ctx.cp.observer
+  if (observer === undefined) throw new ApiError(404, 'metrics_off', 'metrics are not collected in this process (fulcrum start collects them when the admin API is on)')
+  const { contentType, text } = await observer.metrics(ctx.cp)
+  res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' })
+  res.end(text)
 }
 
 async function getStatus(ctx: Context, _req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -11,6 +11,7 @@ import type { Config } from '../config/schema.ts'
 import { ApiError } from '../control/api-error.ts'
 import type { ControlPlane } from '../control/control-plane.ts'
 import { authorized } from './auth.ts'
+import { dashboardAccess } from './dashboard/access.ts'
 import { sendError } from './json.ts'
 import { dispatch, type Context } from './routes.ts'
 
@@ -70,7 +71,8 @@ export async function startAdminServer(cp: ControlPlane, admin: Config['admin'],
 
 async function handle(ctx: Context, token: string | undefined, req: IncomingMessage, res: ServerResponse): Promise<void> {
   try {
-    if (!authorized(req.headers, token)) {
+    // The dashboard's page and files hold no data; its event stream may carry the token as ?token=.
+    if (!authorized(req.headers, token) && !dashboardAccess(req, token)) {
       // Drain the body so the connection can be reused for the next, authorized, call.
       req.resume()
       const err = new ApiError(401, 'unauthorized', 'this admin API needs "Authorization: Bearer <admin.token>" (fulcrum: --token or FULCRUM_ADMIN_TOKEN)')

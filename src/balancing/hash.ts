@@ -4,6 +4,8 @@
  *   cookie:NAME  the value of that cookie in the Cookie header (surrounding double quotes dropped)
  *   path         the request target up to `?`
  *   client-ip    the client's address
+ *   a template   nginx variables, as nginx's `hash $request_uri` or `hash $remote_addr$http_x_user`
+ *                (see upstream/templates.ts); an empty result counts as no key
  * The same key reaches the same target while it is eligible; see `hash-ring.ts` for what moves when the
  * targets change. A request without the key (no such header or cookie, or an empty value) falls back to
  * smooth weighted round robin: sending every keyless request to one target would overload it.
@@ -11,8 +13,10 @@
 import type { Algorithm, AlgorithmFactory, AlgorithmOptions, RequestFacts, Target } from './algorithm.ts'
 import { HashRing, hash32 } from './hash-ring.ts'
 import { SmoothWeighted } from './smooth-weighted.ts'
+// Templates are pure text functions; the exchange that is the RequestFacts also carries their variables.
+import { compileTemplate, evaluate, type Template } from '../upstream/templates.ts'
 
-type KeyKind = 'header' | 'cookie' | 'path' | 'client-ip'
+type KeyKind = 'header' | 'cookie' | 'path' | 'client-ip' | 'template'
 
 /** No key in this request (hashes are uint32, so -1 cannot collide with one). */
 const MISSING = -1
@@ -24,10 +28,16 @@ class ConsistentHash implements Algorithm {
   readonly #kind: KeyKind
   /** The header (lower-cased, as node gives headers) or cookie name (case-sensitive, per RFC 6265). */
   readonly #key: string
+  readonly #template: Template | undefined
 
   constructor(targets: readonly Target[], options: AlgorithmOptions) {
     const hashKey = options.hashKey ?? ''
-    if (hashKey === 'path' || hashKey === 'client-ip') {
+    this.#template = undefined
+    if (hashKey.includes('$')) {
+      this.#kind = 'template'
+      this.#key = ''
+      this.#template = compileTemplate(hashKey)
+    } else if (hashKey === 'path' || hashKey === 'client-ip') {
       this.#kind = hashKey
       this.#key = ''
     } else if (hashKey.startsWith('header:') && hashKey.length > 7) {
@@ -37,7 +47,7 @@ class ConsistentHash implements Algorithm {
       this.#kind = 'cookie'
       this.#key = hashKey.slice(7)
     } else {
-      throw new Error(`algorithm hash: hashKey "${hashKey}" is not header:NAME, cookie:NAME, path or client-ip; write e.g. "cookie:session"`)
+      throw new Error(`algorithm hash: hashKey "${hashKey}" is not header:NAME, cookie:NAME, path, client-ip or a template; write e.g. "cookie:session"`)
     }
     this.#ring = new HashRing(targets)
     this.#smooth = new SmoothWeighted(targets)
@@ -61,6 +71,10 @@ class ConsistentHash implements Algorithm {
         const value = req.headers[this.#key]
         const first = typeof value === 'string' ? value : value?.[0]
         return first ? hash32(first) : MISSING
+      }
+      case 'template': {
+        const key = evaluate(this.#template as Template, req)
+        return key === '' ? MISSING : hash32(key)
       }
       case 'cookie': {
         const header = req.headers.cookie

@@ -17,7 +17,12 @@ const HELP = `fulcrum — a load balancer and reverse proxy
 
 Usage:
   fulcrum start -c FILE [--log-level LEVEL]   run in the foreground (SIGHUP reloads, SIGTERM/SIGINT stop gracefully)
-  fulcrum validate -c FILE                    check a configuration; exit 0 if valid, 1 with every error
+  fulcrum validate -c FILE [--diff]           check a configuration; exit 0 if valid, 1 with every error;
+                                              --diff: also what a reload would change in the running balancer
+  fulcrum explain -c FILE "METHOD URL" [--header K:V]... [--client IP] [--json]
+                                              which listener, route, target group and target take a request, and
+                                              why every other route and target was passed over
+  fulcrum convert -c FILE                     print the configuration as YAML (an nginx.conf translated)
   fulcrum --help | --version
 
 Admin commands (they call the admin API of a running \`fulcrum start\`):
@@ -31,8 +36,13 @@ Admin commands (they call the admin API of a running \`fulcrum start\`):
                         again, wait healthy; on failure stop and put the target back; exit 1
 
 Options:
-  -c, --config FILE     configuration: YAML (.yaml/.yml), JSON (.json) or TypeScript (fulcrum.config.ts)
-      --log-level LEVEL ${LOG_LEVELS.join(' | ')} (default info)
+  -c, --config FILE     configuration: YAML (.yaml/.yml), JSON (.json), TypeScript (fulcrum.config.ts) or nginx (.conf)
+      --format FORMAT   start, validate, explain, convert: read FILE as nginx | yaml | json | ts, whatever its name
+      --log-level LEVEL ${LOG_LEVELS.join(' | ')} (default info); logs are lines for people on a
+                        terminal, JSON otherwise
+      --json            status, targets list, explain, validate --diff: JSON for scripts
+      --header K:V      explain: a request header (repeat for more); Host comes from the URL unless given
+      --client IP       explain: the client address (for ip-hash and hash on client-ip; default 127.0.0.1)
       --admin URL       admin API (default: $FULCRUM_ADMIN, else admin.listen of -c FILE, else http://127.0.0.1:9090)
       --token TOKEN     admin token (default: $FULCRUM_ADMIN_TOKEN, else admin.token of -c FILE)
       --timeout TIME    rollout: how long a restarted target may take to turn healthy (default 60s)
@@ -55,8 +65,10 @@ function usageError(message: string): never {
 const ADMIN = ['config', 'admin', 'token']
 /** The options each command takes; any other is a usage error. */
 const COMMAND_OPTIONS: Record<string, string[]> = {
-  start: ['config', 'log-level'],
-  validate: ['config'],
+  start: ['config', 'log-level', 'format'],
+  validate: ['config', 'diff', 'json', 'admin', 'token', 'format'],
+  explain: [...ADMIN, 'header', 'client', 'json', 'format'],
+  convert: ['config', 'format'],
   'targets add': [...ADMIN, 'weight'],
   'targets remove': [...ADMIN, 'wait'],
   'targets list': [...ADMIN, 'json'],
@@ -83,6 +95,10 @@ async function main(argv: string[]): Promise<void> {
         exec: { type: 'string' },
         timeout: { type: 'string' },
         'wait-drain': { type: 'boolean' },
+        diff: { type: 'boolean' },
+        header: { type: 'string', multiple: true },
+        client: { type: 'string' },
+        format: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -98,10 +114,16 @@ async function main(argv: string[]): Promise<void> {
   const allowed = COMMAND_OPTIONS[name]
   if (allowed === undefined) {
     if (command === 'targets') usageError(positionals[1] === undefined ? 'targets needs add, remove or list' : `unknown targets command "${positionals[1]}" (add, remove, list)`)
-    usageError(`unknown command "${command}" (commands: start, validate, targets, reload, status, rollout)`)
+    usageError(`unknown command "${command}" (commands: start, validate, explain, convert, targets, reload, status, rollout)`)
   }
   for (const [option, value] of Object.entries(values)) {
     if (value !== undefined && option !== 'help' && option !== 'version' && !allowed.includes(option)) usageError(`--${option} is not an option of "fulcrum ${name}"`)
+  }
+  if (values.format !== undefined) {
+    const { FORMATS, setFormat } = await import('../config/load.ts')
+    if (!(FORMATS as readonly string[]).includes(values.format)) usageError(`--format must be one of ${FORMATS.join(', ')}`)
+    // Remembered by file, so that reloads (SIGHUP, the admin API) read it the same way.
+    if (values.config !== undefined) setFormat(values.config, values.format as (typeof FORMATS)[number])
   }
   const args = positionals.slice(command === 'targets' ? 2 : 1)
   const expect = (min: number, max: number, usage: string): void => {
@@ -121,8 +143,25 @@ async function main(argv: string[]): Promise<void> {
     case 'validate': {
       expect(0, 0, '')
       if (values.config === undefined) usageError('validate needs -c FILE')
+      if (values.json === true && values.diff !== true) usageError('--json goes with --diff: validate prints one line or the problems')
       const { runValidate } = await import('./validate.ts')
-      return runValidate(values.config)
+      return runValidate(values.config, { diff: values.diff === true, json: values.json === true, admin: values.admin, token: values.token })
+    }
+    case 'convert': {
+      expect(0, 0, '')
+      if (values.config === undefined) usageError('convert needs -c FILE, e.g. fulcrum convert -c /etc/nginx/nginx.conf > fulcrum.yaml')
+      const { runConvert } = await import('./convert.ts')
+      return runConvert(values.config)
+    }
+    case 'explain': {
+      expect(1, 1, 'a request, e.g. fulcrum explain -c fulcrum.yaml "GET https://api.example.com/v1/users"')
+      if (values.config === undefined) usageError('explain needs -c FILE')
+      const { runExplain } = await import('./explain.ts')
+      process.exitCode = await runExplain({
+        config: values.config, request: args[0], headers: values.header ?? [], client: values.client,
+        json: values.json === true, admin: values.admin, token: values.token,
+      })
+      return
     }
   }
   // The admin commands: each returns its exit code; a failed call throws CliError.
@@ -135,7 +174,7 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-type Values = Record<string, string | boolean | undefined>
+type Values = Record<string, string | boolean | string[] | undefined>
 
 async function runAdmin(name: string, args: string[], values: Values, expect: (min: number, max: number, usage: string) => void): Promise<number> {
   const flags = { admin: values.admin as string | undefined, token: values.token as string | undefined, config: values.config as string | undefined }

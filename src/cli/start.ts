@@ -1,9 +1,10 @@
 /**
  * `fulcrum start -c FILE`: validate, start the control plane (state store, health checks, admin API) and
  * the data plane (in this process for `workers: 1`, else worker processes), then serve in the foreground.
- * SIGHUP re-reads the file (a bad file is logged and the old configuration keeps serving); SIGTERM/SIGINT
- * drain and exit 0; a second stop signal exits at once.
+ * SIGHUP re-reads the file (a bad file is logged and the old configuration keeps serving); SIGUSR1 reopens
+ * the access logs (in every worker); SIGTERM/SIGINT drain and exit 0; a second stop signal exits at once.
  */
+import { dirname, resolve } from 'node:path'
 import type { LevelWithSilent, Logger } from 'pino'
 import { startAdminServer, type AdminServer } from '../admin/server.ts'
 import { formatProblem, loadConfig } from '../config/load.ts'
@@ -14,10 +15,12 @@ import { WorkerDataPlane, resolveWorkers } from '../control/worker-data-plane.ts
 import { ActiveHealthChecker } from '../health/active.ts'
 import { createLogger } from '../log.ts'
 import { FileStateStore } from '../state/file-store.ts'
+import { ControlMetrics } from '../observe/control-metrics.ts'
+import type { ObserveOptions } from '../observe/data-plane-observer.ts'
 
-function dataPlaneFor(config: Config, log: Logger): DataPlane {
+function dataPlaneFor(config: Config, log: Logger, observe: ObserveOptions): DataPlane {
   const workers = resolveWorkers(config.workers)
-  return workers === 1 ? new InProcessDataPlane(log) : new WorkerDataPlane({ workers, log })
+  return workers === 1 ? new InProcessDataPlane(log, observe) : new WorkerDataPlane({ workers, log, observe })
 }
 
 function refuse(message: string): never {
@@ -39,14 +42,23 @@ export async function runStart(file: string, level: LevelWithSilent): Promise<vo
   process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception (the balancer keeps running)'))
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection (the balancer keeps running)'))
 
+  // Metrics are counted only when GET /metrics can serve them (the admin API is on); access logs always.
+  const metrics = config.admin.enabled
   const cp = new ControlPlane({
     configFile: file,
     config,
     log,
-    dataPlane: dataPlaneFor(config, log),
+    dataPlane: dataPlaneFor(config, log, { metrics, configDir: dirname(resolve(file)) }),
+    observer: metrics ? new ControlMetrics() : undefined,
     store: new FileStateStore(config.dataDir),
     checker: (onResult) => new ActiveHealthChecker(onResult),
   })
+  // logrotate's postrotate: `kill -USR1 <pid>`; new lines then go to a new file at each configured path.
+  process.on('SIGUSR1', () => {
+    log.info('SIGUSR1: reopening access logs')
+    cp.dataPlane.reopenLogs()
+  })
+
   let admin: AdminServer
   try {
     await cp.start()

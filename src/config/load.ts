@@ -13,24 +13,47 @@ import type { Config } from './schema.ts'
 import { checkConfig, checkReferencesRaw } from './semantic.ts'
 import { objectSource, readYaml } from './source.ts'
 import type { ConfigSource } from './source.ts'
+import { loadNginxConfig } from './nginx/load.ts'
 
 export type { ConfigProblem } from './problem.ts'
 export { formatProblem } from './problem.ts'
 
 export type LoadResult =
-  | { ok: true; config: Config; warnings: string[] }
+  /** `input`: the configuration as written (for nginx files: as translated), before defaults. */
+  | { ok: true; config: Config; warnings: string[]; input?: unknown }
   | { ok: false; problems: ConfigProblem[] }
+
+/** How a file is read: by default from its extension (`.conf` is nginx). */
+export const FORMATS = ['nginx', 'yaml', 'json', 'ts'] as const
+export type Format = (typeof FORMATS)[number]
 
 const YAML_EXTENSIONS = new Set(['.yaml', '.yml', '.json'])
 const CODE_EXTENSIONS = new Set(['.ts', '.mts', '.js', '.mjs'])
+const NGINX_EXTENSIONS = new Set(['.conf'])
+
+/**
+ * Formats given on the command line (`--format nginx`), by resolved file, so that a reload (which only
+ * knows the file) reads it the same way.
+ */
+const chosenFormats = new Map<string, Format>()
+
+/** Reads `file` as `format` from now on, also when a reload loads it without saying how. */
+export function setFormat(file: string, format: Format): void {
+  chosenFormats.set(resolve(file), format)
+}
 
 /** A flood of follow-on errors (say, from a binary file) helps no one; the first ones are the useful ones. */
 const MAX_PROBLEMS = 50
 
-/** Loads `file` by its extension: YAML/JSON text, or a TypeScript/JavaScript module's default export. */
-export async function loadConfig(file: string): Promise<LoadResult> {
+/**
+ * Loads `file` as `format`, else as its extension says: YAML/JSON text, a TypeScript/JavaScript module's
+ * default export, or nginx configuration (`.conf`).
+ */
+export async function loadConfig(file: string, format?: Format): Promise<LoadResult> {
   const extension = extname(file).toLowerCase()
-  if (!YAML_EXTENSIONS.has(extension) && !CODE_EXTENSIONS.has(extension)) {
+  const chosen = format ?? chosenFormats.get(resolve(file))
+  if (chosen === 'nginx' || (chosen === undefined && NGINX_EXTENSIONS.has(extension))) return loadNginx(file)
+  if (chosen === undefined && !YAML_EXTENSIONS.has(extension) && !CODE_EXTENSIONS.has(extension)) {
     return failure(file, `unknown file type "${extension}"; use .yaml, .yml, .json, .ts, .mts, .js or .mjs`)
   }
   let text: string
@@ -39,8 +62,14 @@ export async function loadConfig(file: string): Promise<LoadResult> {
   } catch (err) {
     return failure(file, `cannot read the file: ${osReason(err)}`)
   }
-  if (YAML_EXTENSIONS.has(extension)) return parseConfigText(text, file)
+  if (chosen === 'yaml' || chosen === 'json' || (chosen === undefined && YAML_EXTENSIONS.has(extension))) return parseConfigText(text, file)
   return loadModule(file)
+}
+
+async function loadNginx(file: string): Promise<LoadResult> {
+  const loaded = await loadNginxConfig(file)
+  if (!loaded.ok) return loaded
+  return { ok: true, config: deepFreeze(loaded.config), warnings: loaded.warnings.map(formatProblem), input: loaded.input }
 }
 
 /** Validates YAML or JSON text as if read from `file` (used in messages and to resolve dataDir). */
@@ -48,7 +77,8 @@ export function parseConfigText(text: string, file: string): LoadResult {
   try {
     const read = readYaml(text, file)
     if (!read.ok) return { ok: false, problems: tidy(read.problems) }
-    return validate(read.source, read.warnings)
+    const result = validate(read.source, read.warnings)
+    return result.ok ? { ...result, input: read.source.data } : result
   } catch (err) {
     // The parser guards itself against deep nesting and alias bombs; this is the last line, not the plan.
     return failure(file, `cannot read the configuration: ${(err as Error)?.message ?? String(err)}`)
@@ -70,7 +100,8 @@ async function loadModule(file: string): Promise<LoadResult> {
     return failure(file, 'the module has no default export; write `export default defineConfig({ ... })`')
   }
   try {
-    return validate(objectSource(module.default, file), [])
+    const result = validate(objectSource(module.default, file), [])
+    return result.ok ? { ...result, input: module.default } : result
   } catch (err) {
     return failure(file, `cannot validate the configuration: ${(err as Error)?.message ?? String(err)}`)
   }

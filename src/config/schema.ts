@@ -127,9 +127,12 @@ export const targetGroup = z.strictObject({
   algorithm: z.enum(ALGORITHMS).default('round-robin').describe('How a target is chosen. Default round-robin (smooth weighted, as nginx).'),
   hashKey: z
     .string()
-    .regex(/^(header:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|cookie:[^\s;=]+|path|client-ip)$/, 'expected header:NAME, cookie:NAME, path or client-ip')
+    .regex(/^(header:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|cookie:[^\s;=]+|path|client-ip|[^]*\$[^]*)$/,
+      // Templates are for nginx users; the hint names the forms most people want.
+      'expected header:NAME, cookie:NAME, path or client-ip')
     .optional()
-    .describe('For algorithm hash: header:NAME | cookie:NAME | path | client-ip. Consistent hashing.'),
+    .describe('For algorithm hash: header:NAME | cookie:NAME | path | client-ip, or an nginx template ("$request_uri", '
+      + '"$remote_addr$http_x_user"). Consistent hashing.'),
   targets: z.array(target).default([]).describe('The targets: "host:port" strings or objects with address, weight, maxConns, backup.'),
   passive: passive.default({ maxFails: 1, failTimeout: 10_000 }),
   retries: retries.default({
@@ -171,12 +174,137 @@ const respond = z.strictObject({
   headers: z.record(z.string(), z.string()).default({}),
 })
 
+const TEMPLATE_HINT = 'nginx variables such as $host, $remote_addr, $request_uri, $http_NAME, $cookie_NAME, $arg_NAME, or ${name}'
+
+/** A header name (RFC 9110 token). */
+const headerName = z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'expected a header name (letters, digits, "-")')
+
+const proxyOptions = z.strictObject({
+  setHeaders: z
+    .record(headerName, z.string())
+    .optional()
+    .describe('Request headers for the target, as nginx proxy_set_header; values are templates (' + TEMPLATE_HINT + '). '
+      + 'When present (even {}), only these are added: listener forwardedHeaders and requestId add nothing, Host defaults to '
+      + '$proxy_host, and a header set to "" is not sent (nginx semantics). Absent: Fulcrum\'s forwarding headers.'),
+  replacePrefix: z
+    .strictObject({
+      prefix: z.string().startsWith('/').describe('The matched prefix to cut from the normalised path, e.g. /api/.'),
+      with: z.string().startsWith('/').describe('What replaces it, e.g. /v1/.'),
+    })
+    .optional()
+    .describe('Rewrite the path sent to the target, as nginx proxy_pass with a URI part in a prefix location: '
+      + '{ prefix: /api/, with: /v1/ } sends /api/x?q as /v1/x?q. Not allowed on regular-expression locations.'),
+  host: z
+    .string().min(1)
+    .optional()
+    .describe('The value of $proxy_host: the upstream as written in nginx proxy_pass (e.g. "backend" or "10.0.0.5:8080"). Default: the target group\'s name.'),
+  passRequestHeaders: z
+    .boolean().default(true)
+    .describe('Pass the client\'s request headers to the target (nginx proxy_pass_request_headers). Default true.'),
+  httpVersion: z
+    .enum(['1.0', '1.1'])
+    .default('1.1')
+    .describe('nginx proxy_http_version; Fulcrum speaks HTTP/1.1 to targets either way (kept for translated files). Default 1.1.'),
+}).describe('How a forwarded request is shaped (nginx proxy_* directives).')
+
+const addHeader = z.strictObject({
+  name: headerName.describe('Response header name.'),
+  value: z.string().describe('A template (' + TEMPLATE_HINT + ').'),
+  always: z
+    .boolean().default(false)
+    .describe('Add it whatever the status; otherwise only on 200, 201, 204, 206, 301, 302, 303, 304, 307, 308 (nginx add_header). Default false.'),
+})
+
+const addHeaders = z
+  .array(addHeader)
+  .describe('Response headers added as nginx add_header: only on success and redirect statuses unless always: true.')
+
+const accessRule = z.union([
+  z.strictObject({ allow: z.string().min(1).describe('An address, a CIDR (10.0.0.0/8, 2001:db8::/32) or all.') }),
+  z.strictObject({ deny: z.string().min(1).describe('An address, a CIDR (10.0.0.0/8, 2001:db8::/32) or all.') }),
+])
+
+const access = z
+  .array(accessRule)
+  .describe('Client address rules as nginx allow/deny: checked in order, the first match decides, no match allows; '
+    + 'denied requests get 403. IPv4-mapped IPv6 clients are compared as IPv4. The innermost level that has rules '
+    + '(route or location, then virtual host, then listener) decides; levels do not combine (nginx inheritance).')
+
+const maxBodyBytes = z
+  .number().int().min(0)
+  .describe('Largest request body in bytes (nginx client_max_body_size); 0 = no limit. A larger Content-Length gets 413 '
+    + 'before the body is read; a chunked body that grows past it is cut. The innermost level that sets it decides. Default: no limit.')
+
+/** What routes and locations share beyond their action. */
+const actionExtras = {
+  proxy: proxyOptions.optional(),
+  addHeaders: addHeaders.optional(),
+  access: access.optional(),
+  maxBodyBytes: maxBodyBytes.optional(),
+}
+
 /** A route: optional `match`, then exactly one action: forward, redirect or respond. */
 export const route = z.strictObject({
   match: routeMatch.default({}),
   forward: forward.optional(),
   redirect: redirect.optional(),
   respond: respond.optional(),
+  ...actionExtras,
+})
+
+/** An nginx `location`: a selector and one action, or nested locations. */
+export interface LocationInput {
+  location: string
+  forward?: z.input<typeof forward>
+  redirect?: z.input<typeof redirect>
+  respond?: z.input<typeof respond>
+  proxy?: z.input<typeof proxyOptions>
+  addHeaders?: z.input<typeof addHeaders>
+  access?: z.input<typeof access>
+  maxBodyBytes?: number
+  locations?: LocationInput[]
+}
+export interface LocationOutput {
+  location: string
+  forward?: z.output<typeof forward>
+  redirect?: z.output<typeof redirect>
+  respond?: z.output<typeof respond>
+  proxy?: z.output<typeof proxyOptions>
+  addHeaders?: z.output<typeof addHeaders>
+  access?: z.output<typeof access>
+  maxBodyBytes?: number
+  locations?: LocationOutput[]
+}
+
+export const location: z.ZodType<LocationOutput, LocationInput> = z.strictObject({
+  location: z
+    .string().min(1)
+    .describe('As nginx location: "= /exact", "^~ /prefix", "~ regex" (case-sensitive), "~* regex" (case-insensitive), '
+      + 'or "/prefix". Exact match stops; else the longest prefix is remembered (^~ stops there); else regexes in order; '
+      + 'else the remembered prefix.'),
+  forward: forward.optional(),
+  redirect: redirect.optional(),
+  respond: respond.optional(),
+  ...actionExtras,
+  get locations(): z.ZodOptional<z.ZodArray<z.ZodType<LocationOutput, LocationInput>>> {
+    return z.array(location).optional()
+      .describe('Nested locations, searched as nginx does once this (prefix) location is chosen; if none matches, this one serves.')
+  },
+})
+
+/** An nginx `server` block on a listener. */
+export const virtualHost = z.strictObject({
+  names: z
+    .array(z.string())
+    .default([])
+    .describe('nginx server_name forms: exact, "*.example.com", "www.example.*", ".example.com" (both), "~regex"; [] or [""] = no name. '
+      + 'Chosen as nginx: exact, longest leading wildcard, longest trailing wildcard, first regex, else the default.'),
+  default: z
+    .boolean().default(false)
+    .describe('The virtual host for requests no name matches (nginx default_server). Default: the listener\'s first virtual host.'),
+  locations: z.array(location).default([]).describe('nginx locations; none matching answers 404.'),
+  access: access.optional(),
+  maxBodyBytes: maxBodyBytes.optional(),
 })
 
 const clientLimits = z.strictObject({
@@ -197,6 +325,16 @@ export const httpListener = z.strictObject({
   protocol: z.literal('http'),
   listen: listenAddress,
   routes: z.array(route).default([]).describe('Tried in order; the first match wins; no match answers 404.'),
+  virtualHosts: z
+    .array(virtualHost).min(1)
+    .optional()
+    .describe('Instead of routes: nginx server blocks with locations, chosen by nginx\'s server_name and location rules.'),
+  access: access.optional(),
+  maxBodyBytes: maxBodyBytes.optional(),
+  errorPages: z
+    .enum(['plain', 'nginx'])
+    .default('plain')
+    .describe('Bodies of Fulcrum\'s own 403/404/413/502/503/504 answers: plain text, or nginx\'s HTML pages (signed "fulcrum"). Default plain.'),
   limits: clientLimits.default({ headerTimeout: 60_000, keepAliveTimeout: 75_000 }),
   forwardedHeaders: z
     .boolean().default(true)
@@ -235,6 +373,11 @@ export type ConfigInput = z.input<typeof configSchema>
 export type ListenerConfig = Config['listeners'][number]
 export type RouteConfig = ListenerConfig['routes'][number]
 export type RouteMatchConfig = RouteConfig['match']
+export type VirtualHostConfig = NonNullable<ListenerConfig['virtualHosts']>[number]
+export type LocationConfig = LocationOutput
+export type ProxyOptionsConfig = NonNullable<RouteConfig['proxy']>
+export type AddHeaderConfig = NonNullable<RouteConfig['addHeaders']>[number]
+export type AccessRuleConfig = NonNullable<RouteConfig['access']>[number]
 export type TargetGroupConfig = Config['targetGroups'][string]
 export type TargetConfig = TargetGroupConfig['targets'][number]
 export type RetryCondition = (typeof RETRY_CONDITIONS)[number]

@@ -6,9 +6,12 @@
 import { formatAddress, parseListenAddress, parseTargetAddress } from './address.ts'
 import { checkListeners } from './semantic-listen.ts'
 import type { Finding, Path } from './problem.ts'
-import type { Config, RouteConfig, TargetGroupConfig } from './schema.ts'
+import type { AccessRuleConfig, Config, ListenerConfig, LocationConfig, RouteConfig, TargetGroupConfig } from './schema.ts'
 import { didYouMean } from './suggest.ts'
 import { formatDuration } from './duration.ts'
+import { compileLocationRegex, parseLocation, parseServerName, type ParsedLocation } from '../router/nginx.ts'
+import { parseRule } from '../targets/access.ts'
+import { templateProblems } from '../upstream/templates.ts'
 
 /** The line a path is on, for messages that point at a second place ("first at line 5"). */
 export type LineOf = (path: Path) => number | undefined
@@ -27,6 +30,7 @@ export function checkConfig(config: Config, lineOf: LineOf = () => undefined): S
   const used = new Set<string>()
   config.listeners.forEach((listener, l) => {
     listener.routes.forEach((route, r) => checkRoute(route, ['listeners', l, 'routes', r], config, used, result.problems))
+    checkListenerExtras(listener, ['listeners', l], config, used, result)
   })
   for (const [name, group] of Object.entries(config.targetGroups)) {
     checkGroup(group, ['targetGroups', name], lineOf, result)
@@ -96,7 +100,11 @@ function checkRoute(route: RouteConfig, path: Path, config: Config, used: Set<st
       problems.push({ path: [...path, 'match', 'pathRegex'], message: `the regular expression does not compile: ${(err as Error).message}` })
     }
   }
-  const forward = route.forward
+  checkActionExtras(route, path, problems)
+  checkForward(route.forward, path, config, used, problems)
+}
+
+function checkForward(forward: RouteConfig['forward'], path: Path, config: Config, used: Set<string>, problems: Finding[]): void {
   if (forward === undefined) return
   const groups = Object.keys(config.targetGroups)
   const checkName = (name: string, at: Path, key: boolean) => {
@@ -123,12 +131,129 @@ function checkRoute(route: RouteConfig, path: Path, config: Config, used: Set<st
   }
 }
 
+/** Templates: unknown variables (named) and unclosed "${" braces. */
+function checkTemplate(text: string, path: Path, problems: Finding[]): void {
+  for (const message of templateProblems(text)) problems.push({ path, message })
+}
+
+function checkAccess(rules: readonly AccessRuleConfig[] | undefined, path: Path, problems: Finding[]): void {
+  rules?.forEach((rule, i) => {
+    const [key, text] = 'allow' in rule ? ['allow', rule.allow] as const : ['deny', rule.deny] as const
+    const parsed = parseRule(key === 'allow', text)
+    if ('error' in parsed) problems.push({ path: [...path, 'access', i, key], message: parsed.error })
+  })
+}
+
+/** What routes and locations share: templates in their answers and headers, access rules. */
+function checkActionExtras(route: Pick<RouteConfig, 'forward' | 'redirect' | 'respond' | 'proxy' | 'addHeaders' | 'access'>, path: Path,
+  problems: Finding[]): void {
+  if (route.proxy !== undefined && route.forward === undefined) {
+    problems.push({ path: [...path, 'proxy'], at: 'key', message: 'proxy shapes forwarded requests only, and this one does not forward; remove proxy or add forward' })
+  }
+  if (route.redirect !== undefined) checkTemplate(route.redirect.location, [...path, 'redirect', 'location'], problems)
+  if (route.respond !== undefined) checkTemplate(route.respond.body, [...path, 'respond', 'body'], problems)
+  for (const [name, value] of Object.entries(route.proxy?.setHeaders ?? {})) {
+    checkTemplate(value, [...path, 'proxy', 'setHeaders', name], problems)
+  }
+  route.addHeaders?.forEach((h, i) => checkTemplate(h.value, [...path, 'addHeaders', i, 'value'], problems))
+  checkAccess(route.access, path, problems)
+}
+
+function checkListenerExtras(listener: ListenerConfig, path: Path, config: Config, used: Set<string>, result: SemanticResult): void {
+  checkAccess(listener.access, path, result.problems)
+  const hosts = listener.virtualHosts
+  if (hosts === undefined) return
+  if (listener.routes.length > 0) {
+    result.problems.push({
+      path: [...path, 'virtualHosts'], at: 'key',
+      message: 'a listener has either routes or virtualHosts, not both; move the routes into a virtual host\'s locations, or use a second listener',
+    })
+  }
+  const names = new Map<string, number>()
+  let firstDefault: number | undefined
+  hosts.forEach((host, h) => {
+    const at: Path = [...path, 'virtualHosts', h]
+    if (host.default) {
+      if (firstDefault === undefined) firstDefault = h
+      else result.problems.push({ path: [...at, 'default'], message: `virtualHosts[${firstDefault}] is already the default; a listener has one default virtual host (nginx: duplicate default server)` })
+    }
+    host.names.forEach((name, n) => {
+      const parsed = parseServerName(name)
+      if ('error' in parsed) {
+        result.problems.push({ path: [...at, 'names', n], message: parsed.error })
+        return
+      }
+      const key = name.toLowerCase()
+      const first = names.get(key)
+      if (first === undefined) names.set(key, h)
+      else if (first !== h) {
+        result.warnings.push({ path: [...at, 'names', n], message: `"${name}" is also a name of virtualHosts[${first}], which takes its requests (nginx: conflicting server name)` })
+      }
+    })
+    checkAccess(host.access, at, result.problems)
+    checkLocations(host.locations, undefined, [...at, 'locations'], config, used, result.problems)
+  })
+}
+
+function checkLocations(locations: readonly LocationConfig[], parent: ParsedLocation | undefined, path: Path, config: Config,
+  used: Set<string>, problems: Finding[]): void {
+  const seen = new Map<string, number>()
+  locations.forEach((loc, i) => {
+    const at: Path = [...path, i]
+    const parsed = parseLocation(loc.location)
+    if ('error' in parsed) {
+      problems.push({ path: [...at, 'location'], message: `${parsed.error}; write "= /exact", "^~ /prefix", "~ regex", "~* regex" or "/prefix"` })
+      return
+    }
+    const regex = parsed.kind === 'regex' || parsed.kind === 'regex-i'
+    if (regex) {
+      try {
+        compileLocationRegex(parsed.text, parsed.kind === 'regex-i')
+      } catch (err) {
+        problems.push({ path: [...at, 'location'], message: `the regular expression "${parsed.text}" does not compile: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}` })
+      }
+    } else if (!parsed.text.startsWith('/')) {
+      problems.push({ path: [...at, 'location'], message: `"${loc.location}": a location path starts with "/"` })
+    }
+    const key = `${regex ? parsed.kind : parsed.kind === 'exact' ? 'exact' : 'prefix'} ${parsed.text}`
+    const first = seen.get(key)
+    if (first === undefined) seen.set(key, i)
+    else problems.push({ path: [...at, 'location'], message: `duplicate location "${loc.location}" (also locations[${first}]); nginx refuses it too` })
+    if (parent !== undefined) {
+      if (parent.kind === 'exact') problems.push({ path: [...at, 'location'], message: `a location cannot be inside the exact location "= ${parent.text}"` })
+      else if (!regex && !parsed.text.startsWith(parent.text)) {
+        problems.push({ path: [...at, 'location'], message: `location "${loc.location}" is outside location "${parent.text}"; a nested path must start with its parent's` })
+      }
+    }
+    const actions = (['forward', 'redirect', 'respond'] as const).filter((a) => loc[a] !== undefined)
+    const nested = loc.locations !== undefined && loc.locations.length > 0
+    if (actions.length > 1 || (actions.length === 0 && !nested)) {
+      const found = actions.length === 0 ? 'none' : actions.join(' and ')
+      problems.push({ path: at, message: `a location needs exactly one of forward, redirect, respond (or only nested locations); found ${found}` })
+    }
+    checkActionExtras(loc, at, problems)
+    const replace = loc.proxy?.replacePrefix
+    if (replace !== undefined) {
+      if (regex) {
+        problems.push({ path: [...at, 'proxy', 'replacePrefix'], message: 'a regular-expression location cannot replace a prefix (nginx: "proxy_pass" cannot have URI part in location given by regular expression)' })
+      } else if (replace.prefix !== parsed.text) {
+        problems.push({ path: [...at, 'proxy', 'replacePrefix', 'prefix'], message: `the prefix to replace must be the location's path "${parsed.text}", found "${replace.prefix}"` })
+      }
+    }
+    checkForward(loc.forward, at, config, used, problems)
+    if (nested) checkLocations(loc.locations as LocationConfig[], parsed, [...at, 'locations'], config, used, problems)
+  })
+}
+
 function checkGroup(group: TargetGroupConfig, path: Path, lineOf: LineOf, result: SemanticResult): void {
   if (group.algorithm === 'hash' && group.hashKey === undefined) {
     result.problems.push({
       path: [...path, 'algorithm'],
       message: `algorithm hash needs a hashKey (${HASH_KEY_HINT}); add e.g. hashKey: header:x-user-id`,
     })
+  }
+  if (group.hashKey !== undefined && group.hashKey.includes('$')) {
+    for (const message of templateProblems(group.hashKey)) result.problems.push({ path: [...path, 'hashKey'], message })
   }
   if (group.algorithm !== 'hash' && group.hashKey !== undefined) {
     result.warnings.push({

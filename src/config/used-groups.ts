@@ -1,5 +1,5 @@
-/** The target groups some route forwards to with a weight above 0; the others' targets are `unused`. */
-import type { Config } from './schema.ts'
+/** The target groups some route or location forwards to with a weight above 0; the others' targets are `unused`. */
+import type { Config, LocationConfig } from './schema.ts'
 
 export function usedGroups(config: Config): Set<string> {
   const used = new Set<string>()
@@ -8,5 +8,13 @@ export function usedGroups(config: Config): Set<string> {
     else if (forward !== undefined) for (const [g, w] of Object.entries(forward)) if (w > 0) used.add(g)
   }
   for (const l of config.listeners) for (const r of l.routes) add(r.forward)
+  // Locations of virtual hosts forward too, nested ones included.
+  const walk = (locations: readonly LocationConfig[] | undefined): void => {
+    for (const loc of locations ?? []) {
+      add(loc.forward)
+      walk(loc.locations)
+    }
+  }
+  for (const l of config.listeners) for (const h of l.virtualHosts ?? []) walk(h.locations)
   return used
 }

@@ -15,6 +15,7 @@ import type { HealthStateName } from '../targets/target-health.ts'
 import type { DataPlane, HealthUpdate } from './data-plane.ts'
 import { ApiError } from './api-error.ts'
 import { effectiveConfig } from './effective-config.ts'
+import { reloadChanges, type ReloadChanges } from './config-diff.ts'
 import { usedGroups } from '../config/used-groups.ts'
 
 /** One target of one group as the control plane tracks it. */
@@ -40,6 +41,19 @@ export interface Transition {
   readonly at: number
 }
 
+/**
+ * Metrics of the control plane (src/observe/control-metrics.ts): told about health checks, reloads and
+ * applied configurations, and asked for the Prometheus text of GET /metrics. It must not throw.
+ */
+export interface ControlPlaneObserver {
+  checked(group: string, address: string, result: CheckResult): void
+  reloaded(ok: boolean): void
+  /** A configuration generation (the effective one: file plus API registrations) now serves. */
+  applied(effective: Config): void
+  /** The text of GET /metrics, with the data plane's metrics aggregated over its processes. */
+  metrics(cp: ControlPlane): Promise<{ contentType: string; text: string }>
+}
+
 export interface ControlPlaneOptions {
   readonly configFile: string
   readonly config: Config
@@ -49,9 +63,12 @@ export interface ControlPlaneOptions {
   readonly checker: (onResult: OnCheckResult) => HealthChecker
   /** Wall clock (ms since the epoch), injected for tests. */
   readonly now?: () => number
+  /** Metrics; none by default. */
+  readonly observer?: ControlPlaneObserver
 }
 
-export type ReloadResult = { ok: true; summary: ReloadSummary } | { ok: false; problems: string[] }
+/** The summary adds what changed in place (routes, weights, settings) to what the data plane added or removed, for the reload log. */
+export type ReloadResult = { ok: true; summary: ReloadSummary & ReloadChanges } | { ok: false; problems: string[] }
 
 export type DrainOutcome = 'drained' | 'delay-expired' | 'not-draining'
 
@@ -69,6 +86,7 @@ const key = (group: string, address: string): string => `${group}\n${address}`
 export class ControlPlane {
   readonly configFile: string
   readonly dataPlane: DataPlane
+  readonly observer: ControlPlaneObserver | undefined
   readonly #log: Logger
   readonly #store: StateStore
   readonly #checker: HealthChecker
@@ -88,6 +106,7 @@ export class ControlPlane {
     this.#config = options.config
     this.#log = options.log
     this.dataPlane = options.dataPlane
+    this.observer = options.observer
     this.#store = options.store
     this.#now = options.now ?? Date.now
     this.#checker = options.checker((group, address, result) => this.#onCheck(group, address, result))
@@ -110,22 +129,29 @@ export class ControlPlane {
     const effective = this.#effective()
     const updates = this.#syncRecords(effective)
     await this.dataPlane.start(effective, updates)
+    this.observer?.applied(effective)
     this.#updateChecks(effective)
   }
 
   /** Re-read the file. A bad file changes nothing and returns its problems. */
   reload(): Promise<ReloadResult> {
-    return this.#serial(async () => {
+    return this.#serial(async (): Promise<ReloadResult> => {
       const loaded = await loadConfig(this.configFile)
-      if (!loaded.ok) return { ok: false, problems: loaded.problems.map(formatProblem) }
+      if (!loaded.ok) {
+        this.observer?.reloaded(false)
+        return { ok: false, problems: loaded.problems.map(formatProblem) }
+      }
       for (const w of loaded.warnings) this.#log.warn(w)
       const previous = this.#config
+      const before = this.#effective()
       this.#config = loaded.config
       try {
         const summary = await this.#apply()
-        return { ok: true, summary }
+        this.observer?.reloaded(true)
+        return { ok: true, summary: { ...summary, ...reloadChanges(before, this.#effective()) } }
       } catch (err) {
         this.#config = previous
+        this.observer?.reloaded(false)
         return { ok: false, problems: [(err as Error).message] }
       }
     })
@@ -222,6 +248,7 @@ export class ControlPlane {
     const effective = this.#effective()
     const updates = this.#syncRecords(effective)
     const summary = await this.dataPlane.apply(effective, updates)
+    this.observer?.applied(effective)
     this.#updateChecks(effective)
     return summary
   }
@@ -289,6 +316,7 @@ export class ControlPlane {
     const check = this.#effective().targetGroups[group]?.healthCheck
     if (record === undefined || check === undefined) return
     record.lastCheck = result
+    this.observer?.checked(group, address, result)
     if (record.state === 'draining' || record.state === 'unused') return
     const next = observeCheck(record.state as CheckedState, record.streak, result.ok, check)
     if (next === record.state) return

@@ -10,7 +10,8 @@ import type { Logger } from 'pino'
 import type { ReloadSummary } from '../balancer.ts'
 import type { Config } from '../config/schema.ts'
 import type { DataPlane, HealthUpdate } from './data-plane.ts'
-import { reservePorts, WORKER_ENV, WorkerProcess, workerSnapshot, type Answer } from './worker-protocol.ts'
+import { reservePorts, WORKER_ENV, WorkerProcess, workerSnapshot, type Answer, type WorkerObserve } from './worker-protocol.ts'
+import type { MetricsJson, ObserveOptions } from '../observe/data-plane-observer.ts'
 
 /**
  * Where Node supports SO_REUSEPORT listeners, so the kernel can spread connections between workers (Node
@@ -32,7 +33,7 @@ export interface WorkerTimeouts {
   readonly start: number
   /** For a worker to swap in a snapshot; one that takes longer is killed and replaced. Default 10s. */
   readonly apply: number
-  /** For a worker to report its requests in flight; one that does not counts as 0. Default 1s. */
+  /** For a worker to report its requests in flight (or its metrics); one that does not counts as 0. Default 1s. */
   readonly inFlight: number
   /** Least time between two starts in one slot, so a worker dying in a loop does not spin. Default 1s. */
   readonly restartInterval: number
@@ -46,12 +47,15 @@ export interface WorkerDataPlaneOptions {
   readonly workers: number
   readonly log: Logger
   readonly timeouts?: Partial<WorkerTimeouts>
+  /** Metrics and access logs in every worker; none by default. */
+  readonly observe?: ObserveOptions
 }
 
 export class WorkerDataPlane implements DataPlane {
   readonly #count: number
   readonly #log: Logger
   readonly #timeouts: WorkerTimeouts
+  readonly #observe: WorkerObserve
   readonly #slots: Array<WorkerProcess | undefined> = []
   readonly #lastStart: number[] = []
   readonly #restarts = new Set<NodeJS.Timeout>()
@@ -74,6 +78,8 @@ export class WorkerDataPlane implements DataPlane {
     this.#count = options.workers
     this.#log = options.log
     this.#timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts }
+    const o = options.observe
+    this.#observe = o === undefined ? { mode: 'none' } : { mode: o.metrics ? 'metrics' : 'logs', configDir: o.configDir }
   }
 
   /** The workers serving now, a replacement once its listeners are open (for logs and tests). */
@@ -160,6 +166,28 @@ export class WorkerDataPlane implements DataPlane {
     })
   }
 
+  /**
+   * Each live worker's metrics. A worker that does not answer in time is left out of this scrape (its
+   * counters seem to drop, which Prometheus's rate() reads as a reset); so is a replaced worker's history.
+   */
+  async metrics(): Promise<MetricsJson[]> {
+    if (this.#observe.mode !== 'metrics') return []
+    const live = this.#live()
+    const answers = await Promise.all(live.map((w) => w.ask({ type: 'metrics', id: ++this.#seq }, this.#timeouts.inFlight)))
+    const out: MetricsJson[] = []
+    live.forEach((w, i) => {
+      const a = answers[i]
+      if (a.type === 'metrics' && a.metrics !== undefined) out.push(a.metrics)
+      else if (a.type === 'timeout') this.#log.warn({ worker: w.slot, workerPid: w.pid }, `data-plane worker did not report its metrics within ${this.#timeouts.inFlight} ms; left out of this scrape`)
+    })
+    return out
+  }
+
+  /** SIGUSR1 reaches the primary; every worker writes its own access logs, so each is told to reopen. */
+  reopenLogs(): void {
+    for (const w of this.#live()) w.send({ type: 'reopen' })
+  }
+
   /** Every worker listens on the same ports; they are reported with each start and apply. */
   async ports(): Promise<Record<string, number>> {
     return { ...this.#ports }
@@ -190,7 +218,7 @@ export class WorkerDataPlane implements DataPlane {
   }
 
   #fork(slot: number): WorkerProcess {
-    const w = new WorkerProcess(slot, this.#log.level)
+    const w = new WorkerProcess(slot, this.#log.level, this.#observe)
     this.#slots[slot] = w
     this.#lastStart[slot] = performance.now()
     void w.exited.then((exit) => this.#onExit(w, exit))

@@ -11,6 +11,7 @@ import type { ReloadSummary } from '../balancer.ts'
 import { formatAddress, parseListenAddress } from '../config/address.ts'
 import type { Config } from '../config/schema.ts'
 import type { HealthUpdate } from './data-plane.ts'
+import type { MetricsJson } from '../observe/data-plane-observer.ts'
 
 /** Primary -> worker. */
 export type ToWorker =
@@ -21,6 +22,10 @@ export type ToWorker =
   /** Target states changed; not answered. */
   | { readonly type: 'health'; readonly updates: readonly HealthUpdate[] }
   | { readonly type: 'inFlight'; readonly id: number }
+  /** The worker's metrics (`registry.getMetricsAsJSON()`), for GET /metrics on the primary. */
+  | { readonly type: 'metrics'; readonly id: number }
+  /** Open the access log files again (the primary got SIGUSR1); not answered. */
+  | { readonly type: 'reopen' }
   /** Drain and exit; answered by `stopped` just before the exit. */
   | { readonly type: 'stop'; readonly drainTimeout: number }
 
@@ -30,16 +35,19 @@ export type FromWorker =
   | { readonly type: 'applied'; readonly seq: number; readonly summary: ReloadSummary; readonly ports: Record<string, number> }
   | { readonly type: 'error'; readonly seq?: number; readonly message: string }
   | { readonly type: 'inFlight'; readonly id: number; readonly counts: Record<string, number> }
+  /** undefined when the worker counts no metrics. */
+  | { readonly type: 'metrics'; readonly id: number; readonly metrics: MetricsJson | undefined }
   | { readonly type: 'stopped' }
 
-/** The key a request's answer arrives under; `health` has none. */
+/** The key a request's answer arrives under; `health` and `reopen` have none. */
 export function requestKey(msg: ToWorker): string | undefined {
   switch (msg.type) {
     case 'start': return 'start'
     case 'apply': return `apply:${msg.seq}`
     case 'inFlight': return `inFlight:${msg.id}`
+    case 'metrics': return `metrics:${msg.id}`
     case 'stop': return 'stop'
-    case 'health': return undefined
+    case 'health': case 'reopen': return undefined
   }
 }
 
@@ -49,6 +57,7 @@ export function replyKey(msg: FromWorker): string {
     case 'applied': return `apply:${msg.seq}`
     case 'error': return msg.seq === undefined ? 'start' : `apply:${msg.seq}`
     case 'inFlight': return `inFlight:${msg.id}`
+    case 'metrics': return `metrics:${msg.id}`
     case 'stopped': return 'stop'
   }
 }
@@ -62,6 +71,12 @@ export interface Exit {
 }
 
 const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.ts', import.meta.url))
+/**
+ * A worker's observer: none (tests that drive workers without one), access logs only, or access logs and
+ * metrics; `configDir` is where relative access log paths start.
+ */
+export type WorkerObserve = { readonly mode: 'none' } | { readonly mode: 'logs' | 'metrics'; readonly configDir: string }
+
 /** Set in every worker's environment (to its slot), so that a worker can never start workers itself. */
 export const WORKER_ENV = 'FULCRUM_WORKER'
 
@@ -79,9 +94,11 @@ export class WorkerProcess {
   readonly #pending = new Map<string, (a: Answer) => void>()
   #gone = false
 
-  constructor(slot: number, logLevel: string) {
+  /** `observe`: what the worker's observer does (src/worker/main.ts reads it from its arguments). */
+  constructor(slot: number, logLevel: string, observe: WorkerObserve = { mode: 'none' }) {
     this.slot = slot
-    this.child = fork(WORKER_ENTRY, [logLevel, String(slot)], {
+    const observeArgs = observe.mode === 'none' ? [] : [observe.mode, observe.configDir]
+    this.child = fork(WORKER_ENTRY, [logLevel, String(slot), ...observeArgs], {
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       // Not the primary's own flags: `-e CODE` or `--test` there would make every worker run that code
@@ -152,7 +169,7 @@ export class WorkerProcess {
 export function isFromWorker(msg: unknown): msg is FromWorker {
   if (typeof msg !== 'object' || msg === null) return false
   const type = (msg as { type?: unknown }).type
-  return type === 'ready' || type === 'applied' || type === 'error' || type === 'inFlight' || type === 'stopped'
+  return type === 'ready' || type === 'applied' || type === 'error' || type === 'inFlight' || type === 'metrics' || type === 'stopped'
 }
 
 /**

@@ -6,8 +6,13 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { Socket } from 'node:net'
 import type { ListenerModel, RouteAction } from '../model/build.ts'
+import { RequestScope, type RouteExtras } from '../model/route-extras.ts'
+import type { VirtualHostModel } from '../model/virtual-hosts.ts'
+import { validHost, type ServerTable } from '../router/nginx.ts'
+import { escapeUri, normalizeUri, targetArgs } from '../router/uri.ts'
 import { ProxyExchange, type ProxyContext } from '../upstream/proxy.ts'
-import { ProxyResponse, sendError } from '../upstream/response.ts'
+import { ProxyResponse, nginxPage, sendError, sendNginxPage } from '../upstream/response.ts'
+import { evaluate, hostVariable } from '../upstream/templates.ts'
 import type { ForwardingOptions } from '../upstream/request-headers.ts'
 import { clientAddress } from './client-address.ts'
 import { tunnelUpgrade } from './upgrade.ts'
@@ -91,7 +96,18 @@ export class HttpListener {
   #onRequest(req: IncomingMessage, res: ProxyResponse): void {
     const model = this.#model
     if (this.#stopping) res.shouldKeepAlive = false
+    this.#ctx.observer?.requestStarted(model.name)
+    if (model.virtualHosts !== undefined) {
+      this.#onVirtualHostRequest(req, res, model.virtualHosts)
+      return
+    }
     const action = model.router.match(req as Required<IncomingMessage>)
+    // Routes that use access, body limits, proxy options, addHeaders, templates or nginx pages go the long way.
+    const extras = action === undefined ? model.fallback : action.extras
+    if (extras !== undefined) {
+      this.#serve(req, res, action, extras, undefined, false)
+      return
+    }
     if (action !== undefined && action.kind === 'forward') {
       const group = action.groups.choose()
       new ProxyExchange(req, res, group, this.#ctx, clientAddress(req.socket.remoteAddress), this.#forwarding,
@@ -109,18 +125,113 @@ export class HttpListener {
       res.writeHead(action.status, ['location', action.location, 'content-length', '0'])
       res.end()
     }
+    this.#record(req, res, action?.index ?? -1, clientAddress(req.socket.remoteAddress), startedAt, bytes)
+  }
+
+  /** Hands a request the listener answered itself to the observer, once its connection is done with it. */
+  #record(req: IncomingMessage, res: ProxyResponse, index: number, clientIp: string, startedAt: number, bytes: number): void {
     const observer = this.#ctx.observer
-    if (observer !== undefined) {
-      const record = new LocalRecord(model.name, action?.index ?? -1, req, res, clientAddress(req.socket.remoteAddress), startedAt, bytes)
-      res.once('close', () => observer.requestDone(record, this.#ctx.now()))
+    if (observer === undefined) return
+    const record = new LocalRecord(this.#model.name, index, req, res, clientIp, startedAt, bytes)
+    res.once('close', () => observer.requestDone(record, this.#ctx.now()))
+  }
+
+  /** nginx server blocks: a bad Host or URI is 400, then server_name, then location selection. */
+  #onVirtualHostRequest(req: IncomingMessage, res: ProxyResponse, servers: ServerTable<VirtualHostModel>): void {
+    const host = validHost(req.headers.host)
+    const vhost = host === undefined ? servers.default : servers.select(host)
+    const uri = host === undefined ? undefined : normalizeUri(req.url as string)
+    if (uri === undefined) {
+      const clientIp = clientAddress(req.socket.remoteAddress)
+      const startedAt = this.#ctx.observer === undefined ? 0 : this.#ctx.now()
+      const scope = new RequestScope(req, vhost.fallback, clientIp, this.#forwarding.port, undefined)
+      this.#record(req, res, -1, clientIp, startedAt, sendError(res, 400, undefined, scope))
+      return
     }
+    const found = vhost.locations.find(uri)
+    if (found === undefined) this.#serve(req, res, undefined, vhost.fallback, uri, false)
+    else this.#serve(req, res, found.value, found.value.extras as RouteExtras, uri, found.redirect)
+  }
+
+  /**
+   * A request whose route (or location) has extras, in nginx's order: a Content-Length over the body limit
+   * (413, and the connection closes), the auto redirect of "/x" to "/x/", allow/deny (403), then the action.
+   */
+  #serve(req: IncomingMessage, res: ProxyResponse, action: RouteAction | undefined, extras: RouteExtras, uri: string | undefined,
+    redirectSlash: boolean): void {
+    const clientIp = clientAddress(req.socket.remoteAddress)
+    const scope = new RequestScope(req, extras, clientIp, this.#forwarding.port, uri)
+    const index = action?.index ?? -1
+    const startedAt = this.#ctx.observer === undefined ? 0 : this.#ctx.now()
+    const max = extras.maxBodyBytes
+    if (max > 0) {
+      const length = req.headers['content-length']
+      if (length !== undefined && Number(length) > max) {
+        this.#record(req, res, index, clientIp, startedAt, sendError(res, 413, undefined, scope))
+        return
+      }
+    }
+    if (redirectSlash) {
+      this.#record(req, res, index, clientIp, startedAt, this.#redirect(res, 301, this.#slashLocation(scope, uri as string), scope))
+      return
+    }
+    if (extras.access !== undefined && !extras.access.allows(clientIp)) {
+      this.#record(req, res, index, clientIp, startedAt, sendError(res, 403, undefined, scope))
+      return
+    }
+    if (action === undefined || (action.kind === 'respond' && action.notFound === true)) {
+      this.#record(req, res, index, clientIp, startedAt, sendError(res, 404, undefined, scope))
+      return
+    }
+    if (action.kind === 'forward') {
+      new ProxyExchange(req, res, action.groups.choose(), this.#ctx, clientIp, this.#forwarding, this.#model.name, index, scope).start()
+      return
+    }
+    let bytes = 0
+    if (action.kind === 'redirect') {
+      const location = action.template === undefined ? action.location : evaluate(action.template, scope)
+      bytes = this.#redirect(res, action.status, location, scope)
+    } else {
+      const body = action.template === undefined ? action.body : Buffer.from(evaluate(action.template, scope))
+      if (extras.nginxPages && body.length === 0 && nginxPage(action.status) !== undefined) {
+        // nginx's "return 404;" (no text) answers with its page.
+        bytes = sendNginxPage(res, action.status, [], scope)
+      } else {
+        const headers = [...action.headers]
+        if (action.template !== undefined) headers.push('content-length', String(body.length))
+        scope.decorate(action.status, headers)
+        res.writeHead(action.status, headers)
+        if (req.method === 'HEAD') res.end()
+        else { res.end(body); bytes = body.length }
+      }
+    }
+    this.#record(req, res, index, clientIp, startedAt, bytes)
+  }
+
+  #redirect(res: ProxyResponse, status: number, location: string, scope: RequestScope): number {
+    if (scope.nginxPages) return sendNginxPage(res, status, ['location', location], scope)
+    const headers = ['location', location, 'content-length', '0']
+    scope.decorate(status, headers)
+    res.writeHead(status, headers)
+    res.end()
+    return 0
+  }
+
+  /** nginx's auto redirect target: absolute, with $host and the listener's port unless 80, and the query. */
+  #slashLocation(scope: RequestScope, uri: string): string {
+    const port = this.#forwarding.port === '80' ? '' : `:${this.#forwarding.port}`
+    const args = targetArgs(scope.url)
+    return `http://${hostVariable(scope)}${port}${escapeUri(uri)}/${args === '' ? '' : `?${args}`}`
   }
 
   #onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     const model = this.#model
-    const action: RouteAction | undefined = model.router.match(req as Required<IncomingMessage>)
-    if (action === undefined || action.kind !== 'forward' || this.#stopping) {
-      const status = action === undefined ? '404 Not Found' : this.#stopping ? '503 Service Unavailable' : '400 Bad Request'
+    const action: RouteAction | undefined = model.virtualHosts === undefined ? model.router.match(req as Required<IncomingMessage>)
+      : this.#upgradeLocation(req, model.virtualHosts)
+    const denied = action?.extras?.access !== undefined && !action.extras.access.allows(clientAddress(req.socket.remoteAddress))
+    if (action === undefined || action.kind !== 'forward' || this.#stopping || denied) {
+      const status = action === undefined ? '404 Not Found' : this.#stopping ? '503 Service Unavailable'
+        : denied ? '403 Forbidden' : '400 Bad Request'
       socket.end(`HTTP/1.1 ${status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`)
       return
     }
@@ -128,6 +239,14 @@ export class HttpListener {
       this.#tunnels.add(s)
       s.once('close', () => this.#tunnels.delete(s))
     })
+  }
+
+  /** The location of an Upgrade request on a listener with virtual hosts (no auto redirect for upgrades). */
+  #upgradeLocation(req: IncomingMessage, servers: ServerTable<VirtualHostModel>): RouteAction | undefined {
+    const host = validHost(req.headers.host)
+    const uri = host === undefined ? undefined : normalizeUri(req.url as string)
+    if (host === undefined || uri === undefined) return undefined
+    return servers.select(host).locations.find(uri)?.value
   }
 
   /**

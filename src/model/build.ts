@@ -5,18 +5,39 @@
  */
 import { algorithms } from '../balancing/registry.ts'
 import { parseListenAddress, parseTargetAddress } from '../config/address.ts'
-import type { Config, ListenerConfig, RouteConfig } from '../config/schema.ts'
+import type { Config, ListenerConfig, LocationConfig, RouteConfig } from '../config/schema.ts'
 import { Router } from '../router/match.ts'
+import type { ServerTable } from '../router/nginx.ts'
 import { TargetGroup } from '../targets/target-group.ts'
 import type { TargetStateStore } from '../targets/target-state.ts'
 import type { HealthStore } from '../targets/target-health.ts'
 import type { ForwardingOptions } from '../upstream/request-headers.ts'
+import { compileTemplate, type Template } from '../upstream/templates.ts'
 import { GroupChooser } from './group-chooser.ts'
+import { AccessCache, RouteExtras } from './route-extras.ts'
+import { buildVirtualHosts, type VirtualHostModel } from './virtual-hosts.ts'
 
+/**
+ * What a route (or location) does. `extras` is undefined on routes that use no extra feature (access,
+ * maxBodyBytes, proxy, addHeaders, templates, nginx pages, virtual hosts): those take the plain path.
+ * `index` numbers routes in order, or a listener's locations depth-first across its virtual hosts.
+ */
 export type RouteAction =
-  | { readonly kind: 'forward'; readonly groups: GroupChooser; readonly index: number }
-  | { readonly kind: 'redirect'; readonly location: string; readonly status: number; readonly index: number }
-  | { readonly kind: 'respond'; readonly status: number; readonly body: Buffer; readonly headers: readonly string[]; readonly index: number }
+  | { readonly kind: 'forward'; readonly groups: GroupChooser; readonly index: number; readonly extras: RouteExtras | undefined }
+  | {
+    readonly kind: 'redirect'; readonly location: string; readonly status: number; readonly index: number
+    /** Set when the location has variables ($host, $request_uri, …). */
+    readonly template: Template | undefined
+    readonly extras: RouteExtras | undefined
+  }
+  | {
+    readonly kind: 'respond'; readonly status: number; readonly body: Buffer; readonly headers: readonly string[]; readonly index: number
+    /** Set when the body has variables; `headers` then lacks content-length. */
+    readonly template: Template | undefined
+    readonly extras: RouteExtras | undefined
+    /** A location with only nested locations, chosen itself: the listener's own 404 answer. */
+    readonly notFound?: true
+  }
 
 export interface ListenerModel {
   readonly name: string
@@ -28,6 +49,10 @@ export interface ListenerModel {
   readonly key: string
   readonly router: Router<RouteAction>
   readonly forwarding: ForwardingOptions
+  /** nginx server blocks, when the listener has virtualHosts (then `router` is empty). */
+  readonly virtualHosts: ServerTable<VirtualHostModel> | undefined
+  /** Listener-level access, body limit and error pages, for requests no route takes; undefined when unused. */
+  readonly fallback: RouteExtras | undefined
 }
 
 export interface Model {
@@ -41,7 +66,17 @@ function must<T extends object>(parsed: T | { error: string }, what: string): T 
   return parsed
 }
 
-function buildAction(route: RouteConfig, index: number, groups: ReadonlyMap<string, TargetGroup>): RouteAction {
+/** The action parts routes and locations share. */
+type ActionConfig = Pick<RouteConfig, 'forward' | 'redirect' | 'respond'> | LocationConfig
+
+/** Whether a route's own answer (redirect location, respond body) has variables. */
+export function templated(route: ActionConfig): boolean {
+  return (route.redirect !== undefined && compileTemplate(route.redirect.location).constant === undefined)
+    || (route.respond !== undefined && compileTemplate(route.respond.body).constant === undefined)
+}
+
+export function buildAction(route: ActionConfig, index: number, groups: ReadonlyMap<string, TargetGroup>,
+  extras: RouteExtras | undefined): RouteAction {
   if (route.forward !== undefined) {
     const weights = typeof route.forward === 'string' ? { [route.forward]: 1 } : route.forward
     const entries = Object.entries(weights).filter(([, w]) => w > 0).map(([name, weight]) => {
@@ -49,18 +84,50 @@ function buildAction(route: RouteConfig, index: number, groups: ReadonlyMap<stri
       if (group === undefined) throw new Error(`route ${index} forwards to unknown target group "${name}"`)
       return { group, weight }
     })
-    return { kind: 'forward', groups: new GroupChooser(entries), index }
+    return { kind: 'forward', groups: new GroupChooser(entries), index, extras }
   }
-  if (route.redirect !== undefined) return { kind: 'redirect', ...route.redirect, index }
+  if (route.redirect !== undefined) {
+    const template = compileTemplate(route.redirect.location)
+    return { kind: 'redirect', ...route.redirect, index, template: template.constant === undefined ? template : undefined, extras }
+  }
   if (route.respond !== undefined) {
     const r = route.respond
+    const template = compileTemplate(r.body)
     const body = Buffer.from(r.body)
     const headers: string[] = ['content-type', r.contentType]
     for (const [k, v] of Object.entries(r.headers)) headers.push(k, v)
-    headers.push('content-length', String(body.length))
-    return { kind: 'respond', status: r.status, body, headers, index }
+    if (template.constant !== undefined) {
+      headers.push('content-length', String(body.length))
+      return { kind: 'respond', status: r.status, body, headers, index, template: undefined, extras }
+    }
+    return { kind: 'respond', status: r.status, body, headers, index, template, extras }
+  }
+  if ('location' in route) {
+    return { kind: 'respond', status: 404, body: Buffer.alloc(0), headers: [], index, template: undefined, extras, notFound: true }
   }
   throw new Error(`route ${index} has no action`)
+}
+
+function buildListener(l: ListenerConfig, groups: ReadonlyMap<string, TargetGroup>): Pick<ListenerModel, 'router' | 'virtualHosts' | 'fallback'> {
+  const access = new AccessCache()
+  const nginxPages = l.errorPages === 'nginx'
+  const level = { access: access.get(l.access), maxBodyBytes: l.maxBodyBytes, nginxPages, serverName: '' }
+  if (l.virtualHosts !== undefined) {
+    return { router: new Router([]), virtualHosts: buildVirtualHosts(l, level, groups, access), fallback: undefined }
+  }
+  const router = new Router(l.routes.map((r, i) => ({
+    match: r.match,
+    value: buildAction(r, i, groups, RouteExtras.of({
+      ...level,
+      proxy: r.proxy,
+      addHeaders: r.addHeaders,
+      access: r.access === undefined ? level.access : access.get(r.access),
+      maxBodyBytes: r.maxBodyBytes ?? level.maxBodyBytes,
+      always: false,
+      templated: templated(r),
+    })),
+  })))
+  return { router, virtualHosts: undefined, fallback: RouteExtras.of({ ...level, always: false, templated: false }) }
 }
 
 /** Builds the model. Throws only on input that validation should have rejected. */
@@ -72,9 +139,8 @@ export function buildModel(config: Config, store: TargetStateStore, health: Heal
   }
   const listeners = config.listeners.map((l): ListenerModel => {
     const { host, port } = must(parseListenAddress(l.listen), `listener ${l.name}`)
-    const router = new Router(l.routes.map((r, i) => ({ match: r.match, value: buildAction(r, i, groups) })))
     return {
-      name: l.name, config: l, host, port, key: `${host ?? '*'}:${port}`, router,
+      name: l.name, config: l, host, port, key: `${host ?? '*'}:${port}`, ...buildListener(l, groups),
       forwarding: { forwardedHeaders: l.forwardedHeaders, requestId: l.requestId, port: String(port), proto: 'http' },
     }
   })

@@ -37,6 +37,8 @@ export interface RequestRecord {
 }
 
 export interface RequestObserver {
+  /** A request arrived on `listener` (before routing); every one is followed by exactly one `requestDone`. */
+  requestStarted(listener: string): void
   requestDone(record: RequestRecord, endedAt: number): void
   retried(group: string, condition: RetryCondition): void
   passiveFailure(group: string, target: string, reason: string): void

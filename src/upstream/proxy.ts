@@ -5,6 +5,7 @@
  * handler, the algorithms' `RequestFacts` and the attempt's bookkeeping, so a request costs one object here.
  */
 import type { IncomingMessage, IncomingHttpHeaders } from 'node:http'
+import { Transform, type TransformCallback } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import type { RequestFacts } from '../balancing/algorithm.ts'
 import type { RetryCondition } from '../config/schema.ts'
@@ -13,9 +14,12 @@ import { observeLatency } from '../targets/latency.ts'
 import { TriedSet, type GroupTarget, type TargetGroup } from '../targets/target-group.ts'
 import { classifyUpstreamError, statusFailure, type AttemptFailure } from './errors.ts'
 import { poolSettings, type PoolRegistry, type PoolSettings } from './pool.ts'
-import { buildUpstreamHeaders, clientResponseHeaders, type ForwardingOptions, type HeaderFacts } from './request-headers.ts'
+import { buildNginxUpstreamHeaders, buildUpstreamHeaders, clientResponseHeaders, type ForwardingOptions, type HeaderFacts } from './request-headers.ts'
 import { sendError, type ProxyResponse } from './response.ts'
 import type { RequestObserver, RequestRecord } from '../observe/observer.ts'
+import type { RequestScope } from '../model/route-extras.ts'
+import type { TemplateSource } from './templates.ts'
+import { replacePrefix } from '../router/uri.ts'
 
 /** What the exchange needs from the listener and the process; one object per listener generation. */
 export interface ProxyContext {
@@ -47,7 +51,44 @@ function settingsOf(group: TargetGroup): PoolSettings {
   return s
 }
 
-export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, HeaderFacts, RequestRecord {
+/**
+ * Counts a streamed request body and stops it past the route's maxBodyBytes. The client's body is piped
+ * in only when the target connection asks for it, so until then the body counts as unread and a request
+ * that never reached a target can still be retried.
+ */
+class BodyLimit extends Transform {
+  readonly #exchange: ProxyExchange
+  readonly #source: IncomingMessage
+  readonly #max: number
+  #seen = 0
+  #piped = false
+  constructor(exchange: ProxyExchange, source: IncomingMessage, max: number) {
+    super()
+    this.#exchange = exchange
+    this.#source = source
+    this.#max = max
+  }
+
+  override _read(size: number): void {
+    if (!this.#piped) {
+      this.#piped = true
+      this.#source.pipe(this)
+    }
+    super._read(size)
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#seen += chunk.length
+    if (this.#seen <= this.#max) {
+      callback(null, chunk)
+      return
+    }
+    this.#exchange.bodyTooLarge()
+    callback(new Error(`request body larger than maxBodyBytes (${this.#max})`))
+  }
+}
+
+export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, HeaderFacts, RequestRecord, TemplateSource {
   readonly req: IncomingMessage
   readonly res: ProxyResponse
   readonly group: TargetGroup
@@ -62,6 +103,11 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
   /** Set by the header builder: the client's X-Request-Id, or a new one ('' when request ids are off). */
   requestId = ''
   readonly #headers: string[]
+  /** The request target for the target: the client's, or rewritten by proxy.replacePrefix. */
+  readonly #path: string
+  readonly #forwarding: ForwardingOptions
+  /** Extras of the route (nginx headers, addHeaders, error pages, body limit); undefined on plain routes. */
+  readonly #scope: RequestScope | undefined
   readonly #requestId: string | undefined
   readonly #hasBody: boolean
   /** The request body when it was small enough to keep for retries. */
@@ -79,9 +125,11 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
   /** True from dispatch until the attempt's outcome is booked (in-flight count, passive health). */
   #attemptOpen = false
   #done = false
+  /** The request body through its size check, when the route limits a body of unknown length. */
+  #bodyStream: Transform | undefined
 
   constructor(req: IncomingMessage, res: ProxyResponse, group: TargetGroup, ctx: ProxyContext, clientIp: string,
-    forwarding: ForwardingOptions, listener: string, route: number) {
+    forwarding: ForwardingOptions, listener: string, route: number, scope?: RequestScope) {
     this.req = req
     this.listener = listener
     this.route = route
@@ -89,8 +137,27 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
     this.group = group
     this.ctx = ctx
     this.clientIp = clientIp
-    this.#headers = buildUpstreamHeaders(req.rawHeaders, clientIp, forwarding, this)
-    this.#requestId = forwarding.requestId ? this.requestId : undefined
+    this.#forwarding = forwarding
+    this.#scope = scope
+    if (scope !== undefined) scope.proxyHost = scope.extras.proxy?.host ?? group.name
+    const proxy = scope?.extras.proxy
+    if (proxy === undefined) {
+      this.#headers = buildUpstreamHeaders(req.rawHeaders, clientIp, forwarding, this)
+      this.#requestId = forwarding.requestId ? this.requestId : undefined
+      this.#path = req.url as string
+    } else {
+      const s = scope as RequestScope
+      // With setHeaders the route speaks nginx: only what it sets, no forwarding headers, no request id.
+      if (proxy.setHeaders !== undefined) {
+        this.#headers = buildNginxUpstreamHeaders(req.rawHeaders, proxy, s, req.headers['content-length'])
+        this.#requestId = undefined
+      } else {
+        this.#headers = buildUpstreamHeaders(req.rawHeaders, clientIp, forwarding, this)
+        this.#requestId = forwarding.requestId ? this.requestId : undefined
+      }
+      const rp = proxy.replacePrefix
+      this.#path = rp === undefined ? req.url as string : replacePrefix(req.url as string, s.uri, rp.prefix, rp.with)
+    }
     const h = req.headers
     this.#hasBody = h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0')
     this.#startedAt = ctx.now()
@@ -101,6 +168,15 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
   get method(): string { return this.req.method as string }
   get url(): string { return this.req.url as string }
   get headers(): IncomingHttpHeaders { return this.req.headers }
+
+  // TemplateSource, for hash keys that are templates ($request_uri, $remote_addr$http_x_user, …).
+  get remotePort(): number | undefined { return this.req.socket.remotePort }
+  get serverPort(): string { return this.#forwarding.port }
+  get serverName(): string { return this.#scope?.serverName ?? '' }
+  get proxyHost(): string { return this.#scope?.extras.proxy?.host ?? this.group.name }
+  get uri(): string | undefined { return this.#scope?.uri }
+  get scheme(): string { return this.#forwarding.proto }
+  get httpVersion(): string { return this.req.httpVersion }
 
   // RequestRecord, read by the observer when the request is over.
   get startedAt(): number { return this.#startedAt }
@@ -116,7 +192,12 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
     if (sticky !== undefined) this.#sticky = sticky.requested(this.req.headers)
     const length = this.#hasBody ? Number(this.req.headers['content-length']) : NaN
     if (length > 0 && length <= RETRY_BODY_LIMIT) this.#readBody()
-    else this.#attempt(this.group.pick(this, undefined, this.ctx.now(), this.#sticky ?? undefined))
+    else {
+      // A Content-Length over the limit was refused before; a body of unknown length is counted as it streams.
+      const max = this.#scope?.extras.maxBodyBytes ?? 0
+      if (max > 0 && this.#hasBody && Number.isNaN(length)) this.#bodyStream = new BodyLimit(this, this.req, max)
+      this.#attempt(this.group.pick(this, undefined, this.ctx.now(), this.#sticky ?? undefined))
+    }
   }
 
   #readBody(): void {
@@ -145,10 +226,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
     const pool = this.ctx.pools.forTarget(target, settingsOf(this.group))
     try {
       pool.dispatch({
-        path: this.req.url as string,
+        path: this.#path,
         method: this.req.method as string,
         headers: this.#headers,
-        body: this.#body ?? (this.#hasBody ? this.req : null),
+        body: this.#body ?? (this.#hasBody ? this.#bodyStream ?? this.req : null),
         headersTimeout: timeouts.responseHeader,
         bodyTimeout: timeouts.idle,
         // The client decides about its own connection; each upstream request may reuse a pooled one.
@@ -191,6 +272,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
     try {
       headers = clientResponseHeaders(controller.rawHeaders as Buffer[], this.#requestId === undefined ? undefined : 'x-request-id', this.#requestId)
       this.group.stickiness?.addCookie(headers, target, this.#sticky)
+      this.#scope?.decorate(statusCode, headers)
       this.res.writeHead(statusCode, headers)
     } catch (err) {
       controller.abort(err as Error)
@@ -253,6 +335,19 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
     if (controller !== undefined) controller.abort(new Error('client closed the connection'))
   }
 
+  /**
+   * The streamed body passed maxBodyBytes: stop the attempt (not the target's fault), answer 413 if nothing
+   * was sent yet, else cut the response; either way the client connection closes.
+   */
+  bodyTooLarge(): void {
+    if (this.#done) return
+    this.#done = true
+    this.res.shouldKeepAlive = false
+    this.#controller?.abort(new Error('request body too large'))
+    if (this.res.headersSent) this.res.destroy()
+    else this.bytesSent = sendError(this.res, 413, this.#requestId, this.#scope)
+  }
+
   resumeUpstream(): void {
     this.#controller?.resume()
   }
@@ -300,7 +395,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
 
   #finishWithError(status: number): void {
     this.#done = true
-    this.bytesSent = sendError(this.res, status, this.#requestId)
+    this.bytesSent = sendError(this.res, status, this.#requestId, this.#scope)
   }
 }
 

@@ -5,6 +5,7 @@
  * [name, value, …] array, which undici takes as it is.
  */
 import { randomUUID } from 'node:crypto'
+import { evaluate, type Template, type TemplateSource } from './templates.ts'
 
 export interface ForwardingOptions {
   /** Add X-Forwarded-For/-Proto/-Host/-Port and X-Real-IP. */
@@ -97,6 +98,47 @@ export function buildUpstreamHeaders(raw: readonly string[], clientIp: string, o
     requestId ??= randomUUID()
     out.push('x-request-id', requestId)
     facts.requestId = requestId
+  }
+  return out
+}
+
+/** What nginx never passes from the client (its default proxy_set_header list: Host, Connection, …). */
+const NGINX_NOT_PASSED = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'te', 'keep-alive', 'expect', 'upgrade'])
+/** Managed by the pool (undici refuses or sets them itself), so a setHeaders entry of these names is not sent. */
+const POOL_MANAGED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'expect', 'content-length'])
+
+export interface NginxHeaderOptions {
+  /** undefined is taken as none set. */
+  readonly setHeaders: ReadonlyArray<readonly [name: string, lower: string, value: Template]> | undefined
+  readonly setNames: ReadonlySet<string>
+  readonly passRequestHeaders: boolean
+}
+
+/**
+ * The header list as nginx builds it with proxy_set_header: the set headers in order (empty values not
+ * sent), then `Host: $proxy_host` unless Host was set, then Content-Length, then the client's headers in
+ * their order, less those set and less Host, Connection, Keep-Alive, TE, Transfer-Encoding, Upgrade and
+ * Expect. nginx's `Connection: close` is not sent: the pool keeps target connections alive.
+ */
+export function buildNginxUpstreamHeaders(raw: readonly string[], options: NginxHeaderOptions, source: TemplateSource,
+  contentLength: string | undefined): string[] {
+  const out: string[] = []
+  let hostSet = false
+  const set = options.setHeaders ?? []
+  for (let i = 0; i < set.length; i++) {
+    const [name, lower, template] = set[i]
+    if (lower === 'host') hostSet = true
+    if (POOL_MANAGED.has(lower)) continue
+    const value = evaluate(template, source)
+    if (value !== '') out.push(name, value)
+  }
+  if (!hostSet) out.push('Host', source.proxyHost ?? '')
+  if (contentLength !== undefined) out.push('Content-Length', contentLength)
+  if (!options.passRequestHeaders) return out
+  for (let i = 0; i < raw.length; i += 2) {
+    const lower = raw[i].toLowerCase()
+    if (NGINX_NOT_PASSED.has(lower) || options.setNames.has(lower)) continue
+    out.push(raw[i], raw[i + 1])
   }
   return out
 }

@@ -1,8 +1,9 @@
 /**
  * A data-plane worker process, forked by WorkerDataPlane (src/control/worker-data-plane.ts) with
- * `[logLevel, slot]` as arguments. It runs one Balancer with SO_REUSEPORT listeners and does what the
- * primary says over IPC (src/control/worker-protocol.ts). It runs no health checks: the primary does,
- * once for all workers, and pushes the states here.
+ * `[logLevel, slot]` as arguments, then `[logs|metrics, configDir]` when it observes requests: it writes
+ * its own access logs and counts metrics that the primary asks for. It runs one Balancer with SO_REUSEPORT
+ * listeners and does what the primary says over IPC (src/control/worker-protocol.ts). It runs no health
+ * checks: the primary does, once for all workers, and pushes the states here.
  *
  * It drains and exits when told to stop, on SIGTERM/SIGINT, and when the IPC channel closes: a worker
  * whose primary died must not serve on with no one to reload it or check its targets.
@@ -12,11 +13,15 @@ import { Balancer } from '../balancer.ts'
 import type { HealthUpdate } from '../control/data-plane.ts'
 import type { FromWorker, ToWorker } from '../control/worker-protocol.ts'
 import { createLogger, LOG_LEVELS } from '../log.ts'
+import { DataPlaneObserver } from '../observe/data-plane-observer.ts'
 
-const [levelArg = 'info', slotArg = '0'] = process.argv.slice(2)
+const [levelArg = 'info', slotArg = '0', observeArg, configDir = process.cwd()] = process.argv.slice(2)
 const level = (LOG_LEVELS as readonly string[]).includes(levelArg) ? (levelArg as LevelWithSilent) : 'info'
 const log = createLogger(level).child({ worker: Number(slotArg) })
-const balancer = new Balancer({ log, reusePort: true })
+const observer = observeArg === 'logs' || observeArg === 'metrics'
+  ? new DataPlaneObserver(log, { metrics: observeArg === 'metrics', configDir })
+  : undefined
+const balancer = new Balancer({ log, reusePort: true, observer })
 
 /** Starts and applies run one at a time, in the order they came. */
 let queue: Promise<void> = Promise.resolve()
@@ -40,6 +45,7 @@ function stop(timeout: number, why: string): Promise<void> {
   stopping ??= queue.then(async () => {
     log.info({ why, drainTimeout: timeout }, 'worker stopping: draining requests in flight')
     await balancer.stop(timeout)
+    await observer?.close()
     send({ type: 'stopped' }, () => process.exit(0))
   })
   return stopping
@@ -52,6 +58,7 @@ process.on('message', (msg: ToWorker) => {
       setHealth(msg.health)
       queue = queue.then(async () => {
         try {
+          observer?.configure(msg.config)
           await balancer.start(msg.config)
           drainTimeout = msg.config.drainTimeout
           send({ type: 'ready', ports: balancer.ports() })
@@ -64,11 +71,14 @@ process.on('message', (msg: ToWorker) => {
       setHealth(msg.health)
       queue = queue.then(async () => {
         if (stopping !== undefined) return
+        const old = balancer.model?.config
         try {
+          observer?.configure(msg.config)
           const summary = await balancer.reload(msg.config)
           drainTimeout = msg.config.drainTimeout
           send({ type: 'applied', seq: msg.seq, summary, ports: balancer.ports() })
         } catch (err) {
+          if (old !== undefined) observer?.configure(old)
           send({ type: 'error', seq: msg.seq, message: (err as Error).message })
         }
       })
@@ -79,6 +89,12 @@ process.on('message', (msg: ToWorker) => {
       return
     case 'inFlight':
       send({ type: 'inFlight', id: msg.id, counts: balancer.inFlight() })
+      return
+    case 'metrics':
+      void (observer?.metrics() ?? Promise.resolve(undefined)).then((metrics) => send({ type: 'metrics', id: msg.id, metrics }))
+      return
+    case 'reopen':
+      observer?.reopenLogs()
       return
     case 'stop':
       void stop(msg.drainTimeout, 'asked by the primary')
@@ -97,3 +113,6 @@ const onSignal = (signal: NodeJS.Signals): void => {
 }
 process.on('SIGTERM', onSignal)
 process.on('SIGINT', onSignal)
+// The primary passes SIGUSR1 on over IPC; a worker signalled itself (kill -USR1 to the process group)
+// reopens too. Handling it also keeps Node from starting its inspector, SIGUSR1's default.
+process.on('SIGUSR1', () => observer?.reopenLogs())

@@ -232,7 +232,7 @@ test('errors are JSON with the right status', async (t) => {
     ['DELETE', '/api/v1/target-groups/spare/targets/127.0.0.1%3A9', undefined, 404, 'target_not_found'],
     ['DELETE', '/api/v1/target-groups/spare/targets/%E0%A4%A', undefined, 400, 'invalid_path'],
     ['GET', '/api/v1/nothing', undefined, 404, 'not_found'],
-    ['GET', '/', undefined, 404, 'not_found'],
+    ['GET', '/nothing', undefined, 404, 'not_found'],
   ]
   for (const [method, path, body, status, code] of cases) {
     const r = await api(method, path, body)

@@ -1,0 +1,279 @@
+/**
+ * An nginx configuration tree -> Fulcrum's configuration input (what a YAML file would hold). One listener
+ * per listen address, with one virtual host per server block on it (the default_server, else the first,
+ * takes unmatched names), and target groups from upstreams (groups.ts). Listeners add no headers nginx
+ * would not send (forwardedHeaders and requestId off) and answer their own errors with nginx's pages.
+ */
+import { formatPath } from '../problem.ts'
+import type { Checked } from './check.ts'
+import { duration, Groups } from './groups.ts'
+import { groupSettings, readAction, readLocations } from './locations.ts'
+import type { Scope } from './locations.ts'
+import { Report } from './problems.ts'
+import { COMBINED, inherit, readLevel, readLogFormats } from './settings.ts'
+import type { AccessLog, Level } from './settings.ts'
+import type { Directive } from './syntax.ts'
+import { checkTls } from './tls.ts'
+import { readUpstream } from './upstream.ts'
+import type { Upstream } from './upstream.ts'
+import { compiles, isIpAddress, joinHostPort, parseHostPort } from './values.ts'
+
+type Out = Record<string, unknown>
+
+export interface Translation {
+  input: Out
+  report: Report
+  /** Formatted config path -> the directive it came from. */
+  origins: Map<string, Directive>
+  /** Host names nginx would resolve at start, with the directives naming them. */
+  hostnames: Map<string, Directive[]>
+  /** The upstreams' names, for "did you mean" when a name does not resolve. */
+  upstreamNames: string[]
+}
+
+/** nginx's client_max_body_size default. */
+const MAX_BODY_DEFAULT = 1024 * 1024
+
+type Listen = { key: string; host: string | undefined; port: number; default: boolean; at: Directive }
+type Server = { block: Directive; listens: Listen[]; names: string[]; level: Level }
+
+export function translate(tree: readonly Directive[], checked: Checked, mainFile: string): Translation {
+  const report = new Report()
+  const origins = new Map<string, Directive>()
+  const hostnames = new Map<string, Directive[]>()
+  const valid = (d: Directive) => checked.valid.has(d)
+  const input: Out = {}
+
+  for (const d of tree) {
+    if (!valid(d)) continue
+    if (d.name === 'worker_processes') {
+      if (d.args[0] === 'auto') input.workers = 'auto'
+      else if (/^\d+$/.test(d.args[0]) && Number(d.args[0]) >= 1) input.workers = Math.min(Number(d.args[0]), 256)
+      else report.nginx(d, `invalid value "${d.args[0]}" in "worker_processes"; write a number or auto`)
+      if (input.workers !== undefined) origins.set('workers', d)
+    }
+    if (d.name === 'stream') report.fulcrum(d, 'L4 listeners are not supported yet: the "stream" block (TCP/UDP proxying) cannot be served; remove it or keep it in nginx')
+  }
+  if (!tree.some((d) => d.name === 'events')) {
+    report.problems.push({ file: mainFile, line: 0, message: 'no "events" section in configuration; add events {} at the top level (nginx requires it)', tier: 'nginx' })
+  }
+  const http = tree.find((d) => d.name === 'http' && valid(d))
+  const body = http?.block ?? []
+  // Every upstream, misplaced ones too, so that one mistake is not reported again at each proxy_pass.
+  const upstreams = new Map<string, Upstream>()
+  for (const d of everyUpstream(body)) {
+    // A misplaced block was reported already; read it quietly so proxy_pass finds its name.
+    const upstream = valid(d) ? readUpstream(d, valid, report) : readUpstream(d, () => true, new Report())
+    const key = upstream.name.toLowerCase()
+    const first = upstreams.get(key)
+    if (first !== undefined) report.nginx(d, `duplicate upstream "${upstream.name}" (first on line ${first.directive.line})`)
+    else upstreams.set(key, upstream)
+    if (!valid(d)) continue
+    for (const server of upstream.servers) {
+      if (isIpAddress(server.host)) continue
+      hostnames.set(server.host, [...(hostnames.get(server.host) ?? []), server.directive])
+    }
+  }
+  const formats = readLogFormats(body, valid, report)
+  const groups = new Groups(upstreams)
+  const httpLevel = readLevel(body, valid, report, formats)
+  const scope: Scope = { valid, report, formats, upstreams, groups, hostnames, port: 80, origins }
+
+  const serverBlocks = body.filter((d) => d.name === 'server' && d.block !== undefined && valid(d))
+  checkTls(body, serverBlocks, valid, report, mainFile)
+  const servers = serverBlocks.map((d) => readServer(d, httpLevel, scope))
+  const listeners = groupListeners(servers, report)
+  input.listeners = [...listeners.entries()].map(([key, list], i) => buildListener(key, list, httpLevel, scope, `listeners[${i}]`))
+  if (servers.length === 0 && http !== undefined) report.fulcrum(http, 'the http block has no server blocks, so there is nothing to serve; add server { listen PORT; location / { … } }')
+  if (http === undefined && !tree.some((d) => d.name === 'stream')) {
+    report.problems.push({ file: mainFile, line: 0, message: 'no "http" block with servers, so there is nothing to serve; add http { server { listen PORT; … } }', tier: 'fulcrum' })
+  }
+  groups.addUnused(groupSettings(httpLevel))
+  input.targetGroups = groups.output()
+  for (const [name, d] of groups.origins) origins.set(formatPath(['targetGroups', name]), d)
+  return { input, report, origins, hostnames, upstreamNames: [...upstreams.values()].map((u) => u.name) }
+}
+
+function* everyUpstream(list: readonly Directive[]): Generator<Directive> {
+  for (const d of list) {
+    if (d.name === 'upstream' && d.block !== undefined) yield d
+    if (d.name === 'server' && d.block !== undefined) {
+      for (const inner of d.block) if (inner.name === 'upstream' && inner.block !== undefined) yield inner
+    }
+  }
+}
+
+function readServer(block: Directive, httpLevel: Level, scope: Scope): Server {
+  const body = block.block ?? []
+  const listens: Listen[] = []
+  const names: string[] = []
+  for (const d of body) {
+    if (!scope.valid(d)) continue
+    if (d.name === 'listen') {
+      const listen = readListen(d, scope.report)
+      if (listen === undefined) continue
+      const twice = listens.find((l) => l.key === listen.key)
+      if (twice !== undefined) scope.report.nginx(d, `a duplicate listen ${listen.key} (first on line ${twice.at.line})`)
+      else listens.push(listen)
+    }
+    if (d.name === 'server_name') {
+      for (const name of d.args) {
+        if (name.startsWith('~') && !compiles(name.slice(1))) {
+          scope.report.fulcrum(d, `the server_name regular expression "${name.slice(1)}" does not compile in JavaScript, which Fulcrum uses; rewrite it (PCRE's (?P<name>…) is (?<name>…))`)
+        } else if (!name.startsWith('~') && name.includes('$')) {
+          scope.report.fulcrum(d, `server_name "${name}": variables in server names are not supported`)
+        } else names.push(name.startsWith('~') ? name : name.toLowerCase())
+      }
+    }
+  }
+  // nginx's default: listen *:80 (*:8000 when not started as root).
+  if (listens.length === 0) listens.push({ key: '*:80', host: undefined, port: 80, default: false, at: block })
+  return { block, listens, names, level: inherit(httpLevel, readLevel(body, scope.valid, scope.report, scope.formats)) }
+}
+
+const LISTEN_NO_EFFECT = /^(backlog|rcvbuf|sndbuf|fastopen|accept_filter|setfib|so_keepalive|ipv6only)=|^(deferred|bind|reuseport)$/
+
+function readListen(d: Directive, report: Report): Listen | undefined {
+  const [address, ...params] = d.args
+  if (address.startsWith('unix:')) {
+    report.fulcrum(d, `listen ${address}: UNIX-domain sockets are not supported yet; listen on a port`)
+    return undefined
+  }
+  const parsed = parseHostPort(address, 80, true)
+  if (parsed === undefined) {
+    report.nginx(d, `invalid address "${address}" in "listen"; write PORT, ADDRESS:PORT or [IPv6]:PORT`)
+    return undefined
+  }
+  let isDefault = false
+  for (const param of params) {
+    if (param === 'default_server' || param === 'default') isDefault = true
+    else if (param === 'ssl') report.fulcrum(d, `listen ${address} ssl: TLS listeners are not supported yet; Fulcrum would serve plain HTTP on this port, so it refuses`)
+    else if (param === 'http2' || param === 'quic') report.fulcrum(d, `listen ${address} ${param}: HTTP/2 and HTTP/3 listeners are not supported yet`)
+    else if (param === 'proxy_protocol') report.fulcrum(d, `listen ${address} proxy_protocol: the PROXY protocol is not supported yet`)
+    else if (LISTEN_NO_EFFECT.test(param)) {
+      const name = `listen ${param.split('=')[0]}`
+      if (!report.noEffect.has(name)) report.noEffect.set(name, d)
+    } else report.nginx(d, `invalid parameter "${param}" in "listen"; parameters are default_server, ssl, http2, backlog=N, reuseport, …`)
+  }
+  const host = parsed.host?.toLowerCase()
+  const key = host === undefined ? `*:${parsed.port}` : joinHostPort(host, parsed.port)
+  return { key, host, port: parsed.port, default: isDefault, at: d }
+}
+
+/**
+ * Servers by listen address, in file order. `listen 80` and `listen [::]:80` on the same servers become one
+ * listener: Fulcrum's port-only listener takes IPv4 and IPv6 on one socket.
+ */
+function groupListeners(servers: Server[], report: Report): Map<string, { server: Server; listen: Listen }[]> {
+  const byKey = new Map<string, { server: Server; listen: Listen }[]>()
+  for (const server of servers) {
+    for (const listen of server.listens) {
+      const list = byKey.get(listen.key) ?? []
+      const defaults = list.filter((e) => e.listen.default)
+      if (listen.default && defaults.length > 0) {
+        report.nginx(listen.at, `a duplicate default server for ${listen.key} (first on line ${defaults[0].listen.at.line})`)
+        listen.default = false
+      }
+      list.push({ server, listen })
+      byKey.set(listen.key, list)
+    }
+  }
+  for (const [key, list] of byKey) {
+    if (!key.startsWith('[::]:')) continue
+    const port = key.slice('[::]:'.length)
+    const v4 = byKey.get(`*:${port}`)
+    if (v4 === undefined) continue
+    const same = v4.length === list.length && v4.every((e, i) => e.server === list[i].server && e.listen.default === list[i].listen.default)
+    if (same) byKey.delete(key)
+    else report.fulcrum(list[0].listen.at, `listen [::]:${port} and listen ${port} serve different server blocks; Fulcrum takes IPv4 and IPv6 on one socket, so give both the same servers`)
+  }
+  return byKey
+}
+
+function buildListener(key: string, entries: { server: Server; listen: Listen }[], httpLevel: Level, scope: Scope, at: string): Out {
+  const first = entries[0].listen
+  scope.origins.set(at, first.at)
+  scope.origins.set(`${at}.listen`, first.at)
+  scope.port = first.port
+  const defaultEntry = entries.find((e) => e.listen.default) ?? entries[0]
+  const level = defaultEntry.server.level
+  const listener: Out = {
+    name: key,
+    protocol: 'http',
+    listen: first.host === undefined ? first.port : joinHostPort(first.host, first.port),
+    forwardedHeaders: false,
+    requestId: false,
+    errorPages: 'nginx',
+    // Read before nginx knows the server name, so the default server's values hold for the whole address.
+    limits: { headerTimeout: duration(level.headerTimeout ?? 60_000), keepAliveTimeout: duration(level.keepAlive?.ms ?? 75_000) },
+    maxBodyBytes: httpLevel.maxBody ?? MAX_BODY_DEFAULT,
+  }
+  if (httpLevel.access !== undefined) listener.access = httpLevel.access
+  const names = new Map<string, number>()
+  const logs: { log: AccessLog[] | undefined; at: Directive }[] = []
+  listener.virtualHosts = entries.map(({ server, listen }, i) => {
+    const path = `${at}.virtualHosts[${i}]`
+    scope.origins.set(path, server.block)
+    const vhostNames = server.names.filter((name) => {
+      const lower = name.toLowerCase()
+      const firstLine = names.get(lower)
+      if (firstLine === undefined) {
+        names.set(lower, server.block.line)
+        return true
+      }
+      scope.report.warn(listen.at, `conflicting server name "${name}" on ${key} (first in the server on line ${firstLine}), ignored`)
+      return false
+    })
+    const vhost: Out = { names: vhostNames }
+    if (listen.default) vhost.default = true
+    const body = server.block.block ?? []
+    const serverOwn = readLevel(body, scope.valid, new Report(), scope.formats)
+    // A server-level return answers every request before any location is chosen.
+    const action: Out = { location: '/' }
+    const acted = readAction(body, undefined, server.level, scope, action)
+    if (acted === 'return') {
+      if (server.level.addHeaders !== undefined && server.level.addHeaders.length > 0) action.addHeaders = server.level.addHeaders
+      // It answers before nginx reads the body limit or checks allow/deny.
+      if (server.level.access !== undefined && server.level.access.length > 0) action.access = []
+      action.maxBodyBytes = 0
+      vhost.locations = [action]
+      logs.push({ log: server.level.accessLogs, at: server.block })
+    } else {
+      vhost.locations = readLocations(body, server.level, {}, undefined, scope, `${path}.locations`)
+      if (serverOwn.access !== undefined) vhost.access = serverOwn.access
+      if (serverOwn.maxBody !== undefined) vhost.maxBodyBytes = serverOwn.maxBody
+      logs.push({ log: server.level.accessLogs, at: server.block })
+    }
+    return vhost
+  })
+  const log = accessLog(logs, key, scope.report)
+  if (log !== undefined) listener.accessLog = log
+  checkKeepAlive(entries, level, key, scope.report)
+  return listener
+}
+
+/** One access log per listener: the default server's; other settings on the same address are named in a warning. */
+function accessLog(logs: { log: AccessLog[] | undefined; at: Directive }[], key: string, report: Report): Out | undefined {
+  const [chosen, ...others] = logs
+  const describe = (log: AccessLog[] | undefined) => JSON.stringify(log?.map((l) => (l === 'off' ? 'off' : [l.path, l.format])) ?? null)
+  const differing = others.find((o) => describe(o.log) !== describe(chosen.log))
+  if (differing !== undefined) {
+    report.warn(differing.at, `access_log differs from the first server on ${key}; Fulcrum keeps one access log per listener and uses the first server's`)
+  }
+  const log = chosen.log?.filter((l) => l !== 'off')
+  if (log === undefined || log.length === 0) return undefined
+  if (log.length > 1) report.warn(log[1].at, `several access_log files on ${key}; Fulcrum writes the first one only`)
+  const { path, format } = log[0]
+  return { format: format === COMBINED ? 'combined' : format, path: path === '/dev/stdout' ? 'stdout' : path }
+}
+
+function checkKeepAlive(entries: { server: Server }[], level: Level, key: string, report: Report): void {
+  const chosen = level.keepAlive?.ms ?? 75_000
+  for (const { server } of entries) {
+    const other = server.level.keepAlive
+    if (other !== undefined && other.ms !== chosen) {
+      report.warn(other.at, `keepalive_timeout differs from the default server's on ${key}; Fulcrum applies one value per listener (the default server's)`)
+      return
+    }
+  }
+}
