@@ -86,7 +86,7 @@ ${backends.map((b) => `    server 127.0.0.1:${b};`).join('\n')}
 
 /** The YAML Fulcrum reads; node-undici reads the same file. `workers: auto` for fulcrum-auto. */
 export function fulcrumYaml(port: number, backends: readonly number[], workers?: 'auto'): string {
-  return `admin: { enabled: false }
+  return `admin: { listen: "127.0.0.1:0" }
 ${workers ? `workers: ${workers}\n` : ''}listeners:
   - name: bench
     protocol: http

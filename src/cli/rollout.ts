@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { CliError, type AdminClient } from './admin-client.ts'
+import { AdminApiError, CliError, type AdminClient } from './admin-client.ts'
 import type { GroupView, TargetView } from './status.ts'
 import { targetPath, type DrainResult } from './targets.ts'
 
@@ -68,7 +68,12 @@ async function rollOne(client: AdminClient, o: RolloutOptions, target: TargetVie
   const path = targetPath(o.group, target.address)
   const { drainingUntil } = await client.call<{ drainingUntil: string }>('DELETE', path, { signal })
   console.log(`${step}: deregistered, draining until ${drainingUntil}`)
+  // A target with nothing in flight may leave before this second call arrives: that is a finished drain.
   const { outcome } = await client.call<{ outcome: DrainResult }>('DELETE', `${path}?wait=true`, { wait: true, signal })
+    .catch((err: unknown) => {
+      if (err instanceof AdminApiError && err.code === 'target_not_found') return { outcome: 'drained' as DrainResult }
+      throw err
+    })
   if (outcome === 'not-draining') throw new CliError('it was registered again by someone else while draining')
   if (outcome === 'delay-expired' && o.waitDrain) throw new CliError('the deregistration delay passed with requests still in flight (--wait-drain)')
   console.log(`${step}: ${outcome === 'drained' ? 'drained: no request in flight' : 'deregistration delay passed with requests still in flight'}`)

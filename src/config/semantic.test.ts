@@ -167,3 +167,11 @@ targetGroups:
     'f.yaml:3:75 targetGroups.api.healthCheck.timeout: found 5s; the timeout must be above 0 and shorter than the interval (5s)',
   ])
 })
+
+test('an access log template with an unknown variable is refused with its name', () => {
+  const yaml = `listeners:
+  - { name: web, protocol: http, listen: 8080, accessLog: { format: "$remote_addr $bogus" } }
+`
+  const [problem] = errors(yaml)
+  assert.match(problem, /^f\.yaml:2:\d+ listeners\[0\]\.accessLog\.format: unknown variable \$bogus/)
+})

@@ -9,6 +9,7 @@ import type { Finding, Path } from './problem.ts'
 import type { AccessRuleConfig, Config, ListenerConfig, LocationConfig, RouteConfig, TargetGroupConfig } from './schema.ts'
 import { didYouMean } from './suggest.ts'
 import { formatDuration } from './duration.ts'
+import { compileFormat } from '../observe/log-format.ts'
 import { compileLocationRegex, parseLocation, parseServerName, type ParsedLocation } from '../router/nginx.ts'
 import { parseRule } from '../targets/access.ts'
 import { templateProblems } from '../upstream/templates.ts'
@@ -27,6 +28,13 @@ export function checkConfig(config: Config, lineOf: LineOf = () => undefined): S
   const result: SemanticResult = { problems: [], warnings: [] }
   checkAdmin(config, result.problems)
   checkListeners(config, lineOf, result.problems)
+  config.listeners.forEach((listener, l) => {
+    // A log template with an unknown variable would print "-" forever: refuse it here, with its name.
+    if (listener.accessLog === undefined) return
+    for (const message of compileFormat(listener.accessLog.format).problems) {
+      result.problems.push({ path: ['listeners', l, 'accessLog', 'format'], message })
+    }
+  })
   const used = new Set<string>()
   config.listeners.forEach((listener, l) => {
     listener.routes.forEach((route, r) => checkRoute(route, ['listeners', l, 'routes', r], config, used, result.problems))

@@ -1,0 +1,99 @@
+/**
+ * Starts nginx and Fulcrum on their copies of the configuration and stops them: each a child process of
+ * this one, ready when every listen port accepts a connection, refused when it exits first (with what
+ * it said on stderr).
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { connect } from 'node:net'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+const CLI = join(ROOT, 'src/cli/main.ts')
+/** How long a server may take to listen; Fulcrum's start (TypeScript, one process) takes under a second. */
+const START_MS = 10_000
+
+export const NGINX = process.env.NGINX ?? '/usr/sbin/nginx'
+
+export type Started =
+  | { ok: true; server: Running }
+  | { ok: false; output: string }
+
+export class Running {
+  readonly child: ChildProcess
+  output = ''
+  #exit: Promise<void>
+
+  constructor(child: ChildProcess) {
+    this.child = child
+    child.stdout?.setEncoding('utf8').on('data', (c: string) => { this.output += c })
+    child.stderr?.setEncoding('utf8').on('data', (c: string) => { this.output += c })
+    this.#exit = new Promise((done) => {
+      if (child.exitCode !== null || child.signalCode !== null) done()
+      else child.once('exit', () => done())
+    })
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null
+  }
+
+  /** SIGTERM (nginx's fast stop, Fulcrum's drain of an idle server), then SIGKILL after a second. */
+  async stop(): Promise<void> {
+    if (!this.running) return
+    this.child.kill('SIGTERM')
+    const timer = setTimeout(() => { if (this.running) this.child.kill('SIGKILL') }, 1_000)
+    await this.#exit
+    clearTimeout(timer)
+  }
+
+  /** Resolves true once every port accepts, false when the process exits first or START_MS passes. */
+  async ready(targets: readonly { host: string; port: number }[]): Promise<boolean> {
+    const deadline = Date.now() + START_MS
+    for (;;) {
+      if (!this.running) return false
+      const open = await Promise.all(targets.map((t) => accepts(t.host, t.port)))
+      if (open.every(Boolean)) return this.running
+      if (Date.now() > deadline) return false
+      await new Promise((r) => setTimeout(r, 25))
+    }
+  }
+}
+
+/** nginx in the foreground with its pid, error log and temp folders in `dir`. */
+export async function startNginx(file: string, dir: string, targets: readonly { host: string; port: number }[]): Promise<Started> {
+  const global = `daemon off; master_process on; pid ${join(dir, 'nginx.pid')}; error_log ${join(dir, 'nginx-error.log')} notice;`
+  const child = spawn(NGINX, ['-p', `${dir}/`, '-c', file, '-e', join(dir, 'nginx-error.log'), '-g', global], { stdio: ['ignore', 'pipe', 'pipe'] })
+  return started(new Running(child), targets, 'nginx')
+}
+
+/** `fulcrum start -c FILE --format nginx` with the admin API off. */
+export async function startFulcrum(file: string, targets: readonly { host: string; port: number }[]): Promise<Started> {
+  const child = spawn(process.execPath, [CLI, 'start', '-c', file, '--format', 'nginx', '--log-level', 'warn'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, FULCRUM_ADMIN_LISTEN: 'off', NO_COLOR: '1' },
+  })
+  return started(new Running(child), targets, 'fulcrum')
+}
+
+async function started(server: Running, targets: readonly { host: string; port: number }[], name: string): Promise<Started> {
+  const err = await new Promise<Error | undefined>((done) => {
+    server.child.once('error', done)
+    server.child.once('spawn', () => done(undefined))
+  })
+  if (err !== undefined) return { ok: false, output: `${name} could not be started: ${err.message}` }
+  if (await server.ready(targets)) return { ok: true, server }
+  const wasRunning = server.running
+  await server.stop()
+  const output = server.output.trim()
+  return { ok: false, output: wasRunning ? `${name} did not listen within ${START_MS} ms\n${output}` : output }
+}
+
+function accepts(host: string, port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = connect({ host, port })
+    socket.once('connect', () => { socket.destroy(); done(true) })
+    socket.once('error', () => done(false))
+  })
+}
