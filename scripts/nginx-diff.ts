@@ -42,18 +42,18 @@ if (values.help) {
   console.log(USAGE)
   process.exit(0)
 }
-try {
-  accessSync(NGINX, constants.X_OK)
-} catch {
-  console.error(`nginx-diff: nginx is not installed at ${NGINX} (apt-get install nginx-light, or set NGINX=PATH)`)
-  process.exit(2)
-}
 const jobs = Number(values.jobs)
 if (!Number.isInteger(jobs) || jobs < 1) {
   console.error(`nginx-diff: --jobs wants a whole number of at least 1, not "${values.jobs}"\n\n${USAGE}`)
   process.exit(2)
 }
 
+try {
+  accessSync(NGINX, constants.X_OK)
+} catch {
+  console.error(`nginx-diff: nginx is not installed at ${NGINX} (apt-get install nginx-light, or set NGINX=PATH)`)
+  process.exit(2)
+}
 let cases: Case[]
 try {
   cases = positionals.length === 0

@@ -9,7 +9,10 @@ import { once } from 'node:events'
 import { createServer, type Server } from 'node:http'
 import type { Socket } from 'node:net'
 
-/** `ok` (default), `refuse` (nothing listens), `reset` (read the request, then cut the connection), `status N`. */
+/**
+ * `ok` (default), `refuse` (nothing listens), `reset` (read the request, then cut the connection), `hang`
+ * (read the request, never answer), `status N` (answer N), `redirect URL` (answer 302 with that Location).
+ */
 export type Behaviour = string
 
 export interface Attempt {
@@ -51,8 +54,9 @@ export class Backends {
       return
     }
     const status = /^status (\d{3})$/.exec(behaviour)
-    if (behaviour !== 'ok' && behaviour !== 'reset' && status === null) {
-      throw new Error(`backend ${key}: unknown behaviour "${behaviour}"; write ok, refuse, reset or "status N"`)
+    const redirect = /^redirect (\S+)$/.exec(behaviour)
+    if (behaviour !== 'ok' && behaviour !== 'reset' && behaviour !== 'hang' && status === null && redirect === null) {
+      throw new Error(`backend ${key}: unknown behaviour "${behaviour}"; write ok, refuse, reset, hang, "status N" or "redirect URL"`)
     }
     const server = createServer((req, res) => {
       const chunks: Buffer[] = []
@@ -63,8 +67,11 @@ export class Backends {
           req.socket.destroy()
           return
         }
+        if (behaviour === 'hang') return // close() cuts it
         const body = `backend ${key}\n`
-        res.writeHead(status !== null ? Number(status[1]) : 200, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body) })
+        const headers: Record<string, string | number> = { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body) }
+        if (redirect !== null) headers.Location = redirect[1]
+        res.writeHead(status !== null ? Number(status[1]) : redirect !== null ? 302 : 200, headers)
         res.end(body)
       })
     })
@@ -72,6 +79,8 @@ export class Backends {
       this.#sockets.add(s)
       s.once('close', () => this.#sockets.delete(s))
     })
+    // A hung request is not the server's to time out: the proxy in front must.
+    server.requestTimeout = 0
     server.listen(0, '127.0.0.1')
     await once(server, 'listening')
     this.ports.set(key, (server.address() as { port: number }).port)

@@ -20,6 +20,8 @@ export interface RequestSpec {
   body?: string
   /** A body of this many bytes (`x`), sent with Content-Length. */
   bodyBytes?: number
+  /** Send the body chunked (two chunks) instead of with Content-Length. */
+  chunked?: boolean
   /** The client's address (any 127.x.y.z), default 127.0.0.1. */
   client?: string
   /** The listen port as written in the configuration; default its first. */

@@ -22,7 +22,8 @@ export function send(spec: RequestSpec, address: { host: string; port: number })
   const extra = Array.isArray(spec.headers) ? spec.headers : Object.entries(spec.headers ?? {})
   for (const [name, value] of extra) headers.push(name, value)
   const body = spec.bodyBytes !== undefined ? Buffer.alloc(spec.bodyBytes, 'x') : spec.body !== undefined ? Buffer.from(spec.body) : undefined
-  if (body !== undefined && !extra.some(([n]) => /^(content-length|transfer-encoding)$/i.test(n))) headers.push('Content-Length', String(body.length))
+  const framed = extra.some(([n]) => /^(content-length|transfer-encoding)$/i.test(n))
+  if (body !== undefined && !framed) headers.push(...(spec.chunked ? ['Transfer-Encoding', 'chunked'] : ['Content-Length', String(body.length)]))
   return new Promise((resolve) => {
     let response: Response | undefined
     let settled = false
@@ -55,6 +56,9 @@ export function send(spec: RequestSpec, address: { host: string; port: number })
       finish(response ?? { rawHeaders: [], body: '', error: `no response within ${REQUEST_MS} ms` })
     }, REQUEST_MS)
     req.on('error', (err: NodeJS.ErrnoException) => finish(response ?? { rawHeaders: [], body: '', error: err.code ?? err.message }))
-    req.end(body)
+    if (spec.chunked && body !== undefined && body.length > 1) {
+      req.write(body.subarray(0, body.length >> 1))
+      req.end(body.subarray(body.length >> 1))
+    } else req.end(body)
   })
 }

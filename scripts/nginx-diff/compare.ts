@@ -44,27 +44,31 @@ export function compareRequest(n: number, label: string, a: Observed, b: Observe
   }
   for (let i = 0; i < Math.min(a.attempts.length, b.attempts.length); i++) {
     const before = out.length
-    compareAttempt(a.attempts[i], b.attempts[i], hashed, add)
+    compareAttempt(a.attempts[i], b.attempts[i], add)
     if (out.length > before) break // the first attempt that differs is enough
   }
 
   const fromBackend = (o: Observed) => o.attempts.length > 0 && o.response.body.startsWith('backend ')
   const names = new Set([...p.addHeaders, 'location'])
+  if (p.keepAliveHeader) names.add('keep-alive')
   if (!fromBackend(a) || !fromBackend(b)) names.add('content-type')
   for (const name of names) {
-    const va = headerValue(a.response.rawHeaders, name)
-    const vb = headerValue(b.response.rawHeaders, name)
+    const va = headerValue(a.response.rawHeaders, name, true)
+    const vb = headerValue(b.response.rawHeaders, name, true)
     if (va !== vb) add(`client header ${name}`, `nginx ${show(va)}, fulcrum ${show(vb)}`)
   }
   if (!fromBackend(a) || !fromBackend(b)) {
     const ba = errorPage(a.response.body)
     const bb = errorPage(b.response.body)
-    if (ba !== bb) add('client body', `nginx ${show(ba)}, fulcrum ${show(bb)}`)
+    if (ba !== bb) {
+      const [sa, sb] = around(ba, bb)
+      add('client body', `nginx ${sa}, fulcrum ${sb}`)
+    }
   }
   return out
 }
 
-function compareAttempt(a: Attempt, b: Attempt, hashed: boolean, add: (field: string, text: string) => void): void {
+function compareAttempt(a: Attempt, b: Attempt, add: (field: string, text: string) => void): void {
   if (a.method !== b.method) add('backend method', `nginx ${a.method}, fulcrum ${b.method}`)
   if (a.url !== b.url) add('backend uri', `nginx ${show(a.url)}, fulcrum ${show(b.url)}`)
   const ha = headerList(a.rawHeaders)
@@ -75,8 +79,7 @@ function compareAttempt(a: Attempt, b: Attempt, hashed: boolean, add: (field: st
     const mine = ha.filter(([n]) => n === name).map(([, v]) => v)
     if (other.length === 0) missing.push(`${name}: nginx ${show(value)}, fulcrum (absent)`)
     else if (mine.join('\n') !== other.join('\n') && !missing.some((m) => m.startsWith(`${name}:`))) {
-      // The Host of a hashed group's server names the server picked, which may differ.
-      if (!(hashed && name === 'host')) missing.push(`${name}: nginx ${show(mine.join(', '))}, fulcrum ${show(other.join(', '))}`)
+      missing.push(`${name}: nginx ${show(mine.join(', '))}, fulcrum ${show(other.join(', '))}`)
     }
   }
   for (const [name, value] of hb) {
@@ -84,25 +87,33 @@ function compareAttempt(a: Attempt, b: Attempt, hashed: boolean, add: (field: st
   }
   for (const m of missing) add('backend header', m)
   if (missing.length === 0) {
-    const oa = ha.map(([n]) => n).join(', ')
-    const ob = hb.map(([n]) => n).join(', ')
-    if (oa !== ob) add('backend header order', `nginx ${oa}; fulcrum ${ob}`)
+    // Host's place apart from the others' order: each has its own reason to differ.
+    const na = ha.map(([n]) => n)
+    const nb = hb.map(([n]) => n)
+    const place = (names: string[]) => {
+      const i = names.indexOf('host')
+      return i < 0 ? 'absent' : i === 0 ? 'first' : `after ${names[i - 1]}`
+    }
+    if (place(na) !== place(nb)) add('backend header order', `host: nginx ${place(na)}, fulcrum ${place(nb)}`)
+    const ra = na.filter((n) => n !== 'host').join(', ')
+    const rb = nb.filter((n) => n !== 'host').join(', ')
+    if (ra !== rb) add('backend header order', `nginx ${ra}; fulcrum ${rb}`)
   }
   if (a.body !== b.body) add('backend body', `nginx ${show(a.body)}, fulcrum ${show(b.body)}`)
 }
 
 /** Lower-case names with values, in order, without the hop-by-hop ones. */
-function headerList(raw: readonly string[]): [string, string][] {
+function headerList(raw: readonly string[], all = false): [string, string][] {
   const out: [string, string][] = []
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i].toLowerCase()
-    if (!HOP.has(name)) out.push([name, raw[i + 1]])
+    if (all || !HOP.has(name)) out.push([name, raw[i + 1]])
   }
   return out
 }
 
-function headerValue(raw: readonly string[], name: string): string | undefined {
-  const values = headerList(raw).filter(([n]) => n === name).map(([, v]) => v)
+function headerValue(raw: readonly string[], name: string, all = false): string | undefined {
+  const values = headerList(raw, all).filter(([n]) => n === name).map(([, v]) => v)
   return values.length === 0 ? undefined : values.join(', ')
 }
 
@@ -113,6 +124,15 @@ function errorPage(body: string): string {
 
 function outcome(r: Response): string {
   return r.error !== undefined ? `got no response (${r.error})` : `answered ${r.status}`
+}
+
+/** Two long texts shown from a little before where they first differ. */
+function around(a: string, b: string): [string, string] {
+  let i = 0
+  while (i < a.length && i < b.length && a[i] === b[i]) i++
+  const from = Math.max(0, i - 40)
+  const cut = (s: string) => (from === 0 ? show(s) : `…${show(s.slice(from))}`)
+  return [cut(a), cut(b)]
 }
 
 export function show(value: string | undefined): string {

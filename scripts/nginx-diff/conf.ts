@@ -39,12 +39,24 @@ export interface Plan {
   upstreams: Map<string, Upstream>
   /** Every add_header name, lower-case: the response headers the configuration sets. */
   addHeaders: Set<string>
+  /** A keepalive_timeout with a second value: nginx's `Keep-Alive: timeout=N` response header. */
+  keepAliveHeader: boolean
   sites: Site[]
 }
 
 export interface Ports {
   listen: Map<number, Record<Side, number>>
   backend: Map<string, number>
+}
+
+/** Where the printed copy lives and what relative paths in it meant. */
+export interface Places {
+  /** The temp folder: logs and nginx's temp folders go here. */
+  dir: string
+  /** The user's main file: certificate paths are relative to its folder. */
+  mainFile: string
+  /** nginx's compiled-in prefix (`nginx -V`): `load_module` paths are relative to it. */
+  nginxPrefix: string
 }
 
 export interface Printed {
@@ -70,7 +82,7 @@ export function backendKey(address: string): string | undefined {
 
 /** Reads what the run needs from the tree: listen ports, backends, upstreams, add_header names, sites. */
 export function plan(tree: readonly Directive[]): Plan {
-  const result: Plan = { ports: [], v6Only: new Map(), backends: [], upstreams: new Map(), addHeaders: new Set(), sites: [] }
+  const result: Plan = { ports: [], v6Only: new Map(), backends: [], upstreams: new Map(), addHeaders: new Set(), keepAliveHeader: false, sites: [] }
   const addBackend = (key: string) => { if (!result.backends.includes(key)) result.backends.push(key) }
   const http = tree.filter((d) => d.name === 'http')
   const upstreamBlocks = everywhere(tree).filter((d) => d.name === 'upstream' && d.block !== undefined)
@@ -89,6 +101,7 @@ export function plan(tree: readonly Directive[]): Plan {
   }
   for (const d of everywhere(tree)) {
     if (d.name === 'add_header' && d.args.length > 0) result.addHeaders.add(d.args[0].toLowerCase())
+    if (d.name === 'keepalive_timeout' && d.args.length > 1) result.keepAliveHeader = true
     if (d.name === 'proxy_pass' && d.args.length > 0) {
       const direct = directAddress(d.args[0], result.upstreams)
       if (direct !== undefined) addBackend(direct.key)
@@ -112,7 +125,8 @@ export function plan(tree: readonly Directive[]): Plan {
 }
 
 /** nginx's text, or Fulcrum's: the tree printed with addresses moved (see the file comment). */
-export function print(tree: readonly Directive[], side: Side, ports: Ports, upstreams: Map<string, Upstream>, dir: string, mainFile: string): Printed {
+export function print(tree: readonly Directive[], side: Side, ports: Ports, upstreams: Map<string, Upstream>, places: Places): Printed {
+  const { dir, mainFile, nginxPrefix } = places
   const lines: string[] = []
   const origin = new Map<number, { file: string; line: number }>()
   let logs = 0
@@ -134,6 +148,9 @@ export function print(tree: readonly Directive[], side: Side, ports: Ports, upst
         args = [join(dir, `${side}-${d.name === 'access_log' ? 'access' : 'error'}-${++logs}.log`), ...args.slice(1)]
       } else if (FILE_ARGS.has(d.name) && args.length > 0 && !isAbsolute(args[0]) && !args[0].includes('$') && !args[0].startsWith('data:')) {
         args = [resolve(dirname(mainFile), args[0]), ...args.slice(1)]
+      } else if (d.name === 'load_module' && args.length > 0 && !isAbsolute(args[0])) {
+        // nginx runs with the temp folder as its prefix; the module is where the installed nginx looks.
+        args = [resolve(nginxPrefix, args[0]), ...args.slice(1)]
       }
       const head = [d.name, ...args.map(quote)].join(' ')
       if (d.block === undefined) {

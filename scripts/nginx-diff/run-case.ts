@@ -16,7 +16,7 @@ import { defaultRequests, expand, type Case, type Expected, type RequestSpec } f
 import { send, type Response } from './client.ts'
 import { compareRequest, type Difference, type Observed } from './compare.ts'
 import { plan, print, type Plan, type Ports, type Printed, type Side } from './conf.ts'
-import { NGINX, startFulcrum, startNginx, type Running } from './servers.ts'
+import { NGINX, nginxPrefix, startFulcrum, startNginx, type Running } from './servers.ts'
 
 export interface CaseResult {
   name: string
@@ -44,7 +44,7 @@ export async function runCase(c: Case, options: { keep?: boolean } = {}): Promis
     if (tree.problems.length > 0) {
       // Not readable as nginx syntax: only whether each side refuses it can be compared.
       const [nginx, fulcrum] = await Promise.all([nginxTest(c.conf, dir), fulcrumValidate(c.conf)])
-      differences.push(...refusals(c, nginx, fulcrum, (s) => s))
+      differences.push(...refusals(c, nginx, fulcrum, { nginx: (s) => s, fulcrum: (s) => s }))
       result.outcome = refusalOutcome(nginx, fulcrum)
       return result
     }
@@ -54,7 +54,7 @@ export async function runCase(c: Case, options: { keep?: boolean } = {}): Promis
     for (const port of p.ports) ports.listen.set(port, { nginx: await freePort(), fulcrum: await freePort() })
     const printed = {} as Record<Side, Printed>
     for (const side of ['nginx', 'fulcrum'] as const) {
-      printed[side] = print(tree.directives, side, ports, p.upstreams, dir, c.conf)
+      printed[side] = print(tree.directives, side, ports, p.upstreams, { dir, mainFile: c.conf, nginxPrefix: nginxPrefix() })
       writeFileSync(join(dir, `${side}.conf`), printed[side].text)
     }
     const targets = (side: Side) => p.ports.map((port) => address(p, ports, port, side))
@@ -64,11 +64,11 @@ export async function runCase(c: Case, options: { keep?: boolean } = {}): Promis
     ])
     if (nginx.ok) running.push(nginx.server)
     if (fulcrum.ok) running.push(fulcrum.server)
-    const back = (text: string) => backToOriginal(text, dir, printed.nginx)
     if (!nginx.ok || !fulcrum.ok) {
       const refusedN = nginx.ok ? undefined : nginx.output
       const refusedF = fulcrum.ok ? undefined : fulcrum.output
-      differences.push(...refusals(c, refusedN, refusedF, back))
+      const back = (side: Side) => (text: string) => renumber(backToOriginal(text, dir, printed.nginx), portsBack(p, ports, side))
+      differences.push(...refusals(c, refusedN, refusedF, { nginx: back('nginx'), fulcrum: back('fulcrum') }))
       result.outcome = refusalOutcome(refusedN, refusedF)
       return result
     }
@@ -128,14 +128,14 @@ function classify(c: Case, differences: Difference[], result: CaseResult): void 
   result.stale = (c.expectDifferences ?? []).filter((e) => !used.has(e))
 }
 
-function refusals(c: Case, nginx: string | undefined, fulcrum: string | undefined, back: (s: string) => string): Difference[] {
+function refusals(c: Case, nginx: string | undefined, fulcrum: string | undefined, back: Record<Side, (s: string) => string>): Difference[] {
   const at = (field: string, text: string): Difference => ({ request: 0, label: 'configuration', field, text })
-  const firstLine = (s: string) => back(s).split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^fulcrum: not started/.test(l)).slice(0, 3).join(' | ')
+  const lines = (side: Side, s: string) => back[side](s).split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^fulcrum: not started/.test(l)).slice(0, 3).join(' | ')
   if (nginx !== undefined && fulcrum !== undefined) {
-    return c.refused ? [] : [at('refusal', `both refused: nginx ${JSON.stringify(firstLine(nginx))}; fulcrum ${JSON.stringify(firstLine(fulcrum))}`)]
+    return c.refused ? [] : [at('refusal', `both refused: nginx ${JSON.stringify(lines('nginx', nginx))}; fulcrum ${JSON.stringify(lines('fulcrum', fulcrum))}`)]
   }
-  if (nginx !== undefined) return [at('refusal', `nginx refused, fulcrum started: ${JSON.stringify(firstLine(nginx))}`)]
-  if (fulcrum !== undefined) return [at('refusal', `fulcrum refused, nginx started: ${JSON.stringify(firstLine(fulcrum))}`)]
+  if (nginx !== undefined) return [at('refusal', `nginx refused, fulcrum started: ${JSON.stringify(lines('nginx', nginx))}`)]
+  if (fulcrum !== undefined) return [at('refusal', `fulcrum refused, nginx started: ${JSON.stringify(lines('fulcrum', fulcrum))}`)]
   return []
 }
 
@@ -155,7 +155,7 @@ function backToOriginal(text: string, dir: string, printed: Printed): string {
 
 /** `nginx -t` on the file as it is (for files that are not valid syntax: nothing to rewrite). */
 async function nginxTest(file: string, dir: string): Promise<string | undefined> {
-  const r = await run(NGINX, ['-t', '-q', '-p', `${dir}/`, '-c', file, '-e', join(dir, 'nginx-error.log'), '-g', `pid ${join(dir, 'nginx.pid')};`])
+  const r = await run(NGINX, ['-t', '-q', '-p', `${dir}/`, '-c', file, '-e', join(dir, 'nginx-error.log')])
   return r.code === 0 ? undefined : r.output
 }
 
@@ -186,8 +186,13 @@ function portsBack(p: Plan, ports: Ports, side: Side): Map<number, number> {
   return map
 }
 
+/** Ports of this run (4 or 5 digits, not part of an address's octets) put back to the configuration's. */
+function renumber(text: string, undo: Map<number, number>): string {
+  return text.replace(/(?<![\d.])\d{4,5}(?!\d)/g, (n) => String(undo.get(Number(n)) ?? n))
+}
+
 function normalise(o: Observed, undo: Map<number, number>): Observed {
-  const fix = (s: string) => s.replace(/(?<![\d.])\d{4,5}(?!\d)/g, (n) => String(undo.get(Number(n)) ?? n))
+  const fix = (s: string) => renumber(s, undo)
   const response: Response = { ...o.response, rawHeaders: o.response.rawHeaders.map(fix), body: fix(o.response.body) }
   const attempts = o.attempts.map((a): Attempt => ({ ...a, url: fix(a.url), rawHeaders: a.rawHeaders.map(fix), body: fix(a.body) }))
   return { response, attempts }

@@ -3,7 +3,8 @@
  * this one, ready when every listen port accepts a connection, refused when it exits first (with what
  * it said on stderr).
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -14,6 +15,17 @@ const CLI = join(ROOT, 'src/cli/main.ts')
 const START_MS = 10_000
 
 export const NGINX = process.env.NGINX ?? '/usr/sbin/nginx'
+
+let prefix: string | undefined
+
+/** nginx's compiled-in prefix (`--prefix=` in `nginx -V`), where relative load_module paths point. */
+export function nginxPrefix(): string {
+  if (prefix === undefined) {
+    const version = spawnSync(NGINX, ['-V'], { encoding: 'utf8' })
+    prefix = /--prefix=(\S+)/.exec(`${version.stdout ?? ''}${version.stderr ?? ''}`)?.[1] ?? '/usr/local/nginx'
+  }
+  return prefix
+}
 
 export type Started =
   | { ok: true; server: Running }
@@ -47,46 +59,53 @@ export class Running {
     clearTimeout(timer)
   }
 
-  /** Resolves true once every port accepts, false when the process exits first or START_MS passes. */
-  async ready(targets: readonly { host: string; port: number }[]): Promise<boolean> {
+  /**
+   * Resolves true once the process says it listens (`listening()`) and every port accepts, false when the
+   * process exits first or START_MS passes. A port alone is not proof: another program may have taken it
+   * between the harness choosing it and the server binding it.
+   */
+  async ready(targets: readonly { host: string; port: number }[], listening: () => boolean): Promise<boolean> {
     const deadline = Date.now() + START_MS
     for (;;) {
       if (!this.running) return false
-      const open = await Promise.all(targets.map((t) => accepts(t.host, t.port)))
-      if (open.every(Boolean)) return this.running
+      const open = listening() && (await Promise.all(targets.map((t) => accepts(t.host, t.port)))).every(Boolean)
+      if (open) return this.running
       if (Date.now() > deadline) return false
       await new Promise((r) => setTimeout(r, 25))
     }
   }
 }
 
-/** nginx in the foreground with its pid, error log and temp folders in `dir`. */
+/** nginx in the foreground with its pid, error log and temp folders in `dir`; it writes the pid file once it listens. */
 export async function startNginx(file: string, dir: string, targets: readonly { host: string; port: number }[]): Promise<Started> {
-  const global = `daemon off; master_process on; pid ${join(dir, 'nginx.pid')}; error_log ${join(dir, 'nginx-error.log')} notice;`
+  const pid = join(dir, 'nginx.pid')
+  const global = `daemon off; master_process on; pid ${pid}; error_log ${join(dir, 'nginx-error.log')} notice;`
   const child = spawn(NGINX, ['-p', `${dir}/`, '-c', file, '-e', join(dir, 'nginx-error.log'), '-g', global], { stdio: ['ignore', 'pipe', 'pipe'] })
-  return started(new Running(child), targets, 'nginx')
+  return started(new Running(child), targets, 'nginx', () => existsSync(pid))
 }
 
-/** `fulcrum start -c FILE --format nginx` with the admin API off. */
+/** `fulcrum start -c FILE --format nginx` with the admin API off; it logs "fulcrum started" once every listener listens. */
 export async function startFulcrum(file: string, targets: readonly { host: string; port: number }[]): Promise<Started> {
-  const child = spawn(process.execPath, [CLI, 'start', '-c', file, '--format', 'nginx', '--log-level', 'warn'], {
+  const child = spawn(process.execPath, [CLI, 'start', '-c', file, '--format', 'nginx', '--log-level', 'info'], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, FULCRUM_ADMIN_LISTEN: 'off', NO_COLOR: '1' },
   })
-  return started(new Running(child), targets, 'fulcrum')
+  const server = new Running(child)
+  return started(server, targets, 'fulcrum', () => server.output.includes('"msg":"fulcrum started"'))
 }
 
-async function started(server: Running, targets: readonly { host: string; port: number }[], name: string): Promise<Started> {
+async function started(server: Running, targets: readonly { host: string; port: number }[], name: string, listening: () => boolean): Promise<Started> {
   const err = await new Promise<Error | undefined>((done) => {
     server.child.once('error', done)
     server.child.once('spawn', () => done(undefined))
   })
   if (err !== undefined) return { ok: false, output: `${name} could not be started: ${err.message}` }
-  if (await server.ready(targets)) return { ok: true, server }
+  if (await server.ready(targets, listening)) return { ok: true, server }
   const wasRunning = server.running
   await server.stop()
-  const output = server.output.trim()
+  // Fulcrum's refusal is on stderr; its info lines (JSON) are not part of it.
+  const output = server.output.split('\n').filter((l) => !l.startsWith('{"level":30')).join('\n').trim()
   return { ok: false, output: wasRunning ? `${name} did not listen within ${START_MS} ms\n${output}` : output }
 }
 

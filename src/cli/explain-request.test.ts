@@ -68,7 +68,7 @@ test('host and path: the API route, with the reason for nothing passed over', ()
   const e = explain('GET http://api.example.com:8080/api/users')
   assert.deepEqual(e.listener, { name: 'web', listen: '8080', port: 8080, chosenBy: "by the URL's port 8080" })
   assert.deepEqual(reasons(e), ['route 0: host api.example.com matches api.example.com; path /api/ is a prefix of /api/users'])
-  assert.equal(e.route?.index, 0)
+  assert.equal(e.route?.label, 'route 0')
   assert.equal(e.outcome, 'forward to target group api')
   assert.equal(e.groups[0].name, 'api')
   // Smooth weighted round robin starts with the heaviest target.
@@ -105,7 +105,7 @@ test('redirect and respond: no target group, and the host mismatch is a reason',
   assert.equal(redirect.outcome, 'redirect 301 to https://example.com/new/')
   assert.deepEqual([redirect.groups, redirect.target], [[], null])
   const respond = explain('GET http://www.example.com/ping')
-  assert.equal(respond.route?.index, 2)
+  assert.equal(respond.route?.label, 'route 2')
   assert.equal(respond.outcome, 'respond 200 (4 bytes)')
 })
 

@@ -10,12 +10,15 @@
 import { isIP } from 'node:net'
 import type { RequestFacts } from '../balancing/algorithm.ts'
 import { parseListenAddress } from '../config/address.ts'
-import type { Config, ListenerConfig } from '../config/schema.ts'
-import { buildModel } from '../model/build.ts'
+import type { Config, ListenerConfig, RouteConfig } from '../config/schema.ts'
+import { buildModel, type ListenerModel, type RouteAction } from '../model/build.ts'
+import type { RouteExtras } from '../model/route-extras.ts'
+import { validHost } from '../router/nginx.ts'
+import { normalizeUri } from '../router/uri.ts'
 import type { GroupTarget, TargetGroup } from '../targets/target-group.ts'
 import { admits, healthMode, HealthStore, type HealthMode, type HealthStateName } from '../targets/target-health.ts'
 import { TargetStateStore } from '../targets/target-state.ts'
-import { describeRoute } from '../control/config-diff.ts'
+import { explainLocations, explainServer, flattenLocations } from './explain-nginx.ts'
 import { explainRoutes, type RouteVerdict } from './explain-route.ts'
 import type { StatusView } from './status.ts'
 
@@ -76,8 +79,7 @@ export interface TargetVerdict {
 export interface GroupExplanation {
   readonly name: string
   readonly algorithm: string
-  /** The route's weight for this group, and its share of the route's requests (1 for a single group). */
-  readonly weight: number
+  /** This group's share of the route's requests (1 for a single group). */
   readonly share: number
   readonly target: string | null
   readonly mode: string
@@ -88,9 +90,13 @@ export interface GroupExplanation {
 export interface Explanation {
   readonly request: ExplainRequest
   readonly listener: { readonly name: string; readonly listen: string; readonly port: number; readonly chosenBy: string }
+  /** On a listener with virtual hosts: the server chosen and why, and the normalised URI locations match. */
+  readonly server: { readonly names: readonly string[]; readonly how: string } | null
+  readonly uri: string | null
+  /** The routes (or locations) looked at, in order. */
   readonly routes: readonly RouteVerdict[]
-  readonly route: { readonly index: number; readonly description: string } | null
-  /** What the listener does: forward to `groups`, redirect, respond, or 404 when no route matches. */
+  readonly route: { readonly label: string; readonly description: string } | null
+  /** What the listener does: forward to `groups`, redirect, respond, or 404/403/400. */
   readonly outcome: string
   readonly groups: readonly GroupExplanation[]
   /** The target of the first (heaviest) group, or null. */
@@ -101,6 +107,22 @@ export interface Explanation {
 /** The live view explain uses; undefined = the admin API was not reached: all healthy, nothing in flight. */
 export type Live = Pick<StatusView, 'listeners' | 'targetGroups'> | undefined
 
+/** What selection found: the route or location, and how it was chosen. */
+interface Selection {
+  readonly server: Explanation['server']
+  readonly uri: string | null
+  readonly verdicts: readonly RouteVerdict[]
+  readonly action: RouteAction | undefined
+  /** The route's or location's `forward` as written: the weights of a split. */
+  readonly forward?: RouteConfig['forward']
+  /** An answer decided before any route: a bad Host or URI (400). */
+  readonly early?: string
+  /** nginx's auto redirect of "/x" to "/x/". */
+  readonly slashRedirect?: boolean
+  /** Access rules and the like of the route or location taken, or of the listener or server when none is. */
+  readonly extras: RouteExtras | undefined
+}
+
 export function explainRequest(config: Config, req: ExplainRequest, live: Live, now = performance.now()): Explanation | { error: string } {
   const notes: string[] = []
   const chosen = chooseListener(config.listeners, req.port, live)
@@ -110,26 +132,64 @@ export function explainRequest(config: Config, req: ExplainRequest, live: Live, 
   const store = new TargetStateStore()
   const model = buildModel(withLiveTargets(config, live, health, store, notes), store, health)
   const lm = model.listeners.find((l) => l.name === listener.name)!
-  const routeReq = { method: req.method, url: req.target, headers: req.headers }
-  const { verdicts, taken } = explainRoutes(listener.routes, routeReq)
-  const action = lm.router.match(routeReq)
-  if (action?.index !== taken) notes.push(`the router takes route ${action?.index ?? 'none'} where this explanation says ${taken ?? 'none'}; the router decides`)
-  const base = { request: req, listener: { name: listener.name, listen: String(listener.listen), port: chosen.port, chosenBy }, routes: verdicts, notes }
-  if (action === undefined) return { ...base, route: null, outcome: 'no route matches: the listener answers 404', groups: [], target: null }
-  const route = { index: action.index, description: describeRoute(listener.routes[action.index]) }
-  if (action.kind === 'redirect') return { ...base, route, outcome: `redirect ${action.status} to ${action.location}`, groups: [], target: null }
-  if (action.kind === 'respond') return { ...base, route, outcome: `respond ${action.status} (${action.body.length} bytes)`, groups: [], target: null }
+  const sel = lm.virtualHosts === undefined ? selectRoute(listener, lm, req, notes) : selectLocation(listener, lm.virtualHosts, req, notes)
+  const { action } = sel
+  const taken = sel.verdicts.find((v) => v.matched)
+  const base = {
+    request: req, listener: { name: listener.name, listen: String(listener.listen), port: chosen.port, chosenBy },
+    server: sel.server, uri: sel.uri, routes: sel.verdicts, notes,
+    route: taken === undefined ? null : { label: taken.label, description: taken.description },
+  }
+  const answer = (outcome: string): Explanation => ({ ...base, outcome, groups: [], target: null })
+  if (sel.early !== undefined) return answer(sel.early)
+  // In the listener's order: the body limit (no body here), the auto redirect, allow/deny, 404, the action.
+  if (sel.slashRedirect === true) return answer(`redirect 301 to ${sel.uri}/ (nginx's auto redirect to the forwarding location ${sel.uri}/)`)
+  if (sel.extras?.access !== undefined && !sel.extras.access.allows(req.clientIp)) return answer(`403: the access rules deny the client ${req.clientIp}`)
+  if (action === undefined || (action.kind === 'respond' && action.notFound === true)) {
+    return answer(`no ${lm.virtualHosts === undefined ? 'route' : 'location'} matches: the listener answers 404`)
+  }
+  if (action.kind === 'redirect') return answer(`redirect ${action.status} to ${action.location}`)
+  if (action.kind === 'respond') return answer(`respond ${action.status}${action.template === undefined ? ` (${action.body.length} bytes)` : ' (a template)'}`)
   const facts: RequestFacts = { method: req.method, url: req.target, clientIp: req.clientIp, headers: req.headers }
-  const forward = listener.routes[action.index].forward
-  const weights = typeof forward === 'object' ? forward : undefined
+  const weights = typeof sel.forward === 'object' ? sel.forward : undefined
   const total = weights === undefined ? 1 : Object.values(weights).reduce((a, b) => a + b, 0)
   // The chooser's first answer is the heaviest group: list that one first, as "the" group of the request.
   const first = action.groups.choose()
   const ordered = [first, ...action.groups.groups.filter((g) => g !== first)]
-  const groups = ordered.map((g) => explainGroup(g, facts, now, weights?.[g.name] ?? 1, total))
+  const groups = ordered.map((g) => explainGroup(g, facts, now, weights === undefined ? 1 : (weights[g.name] ?? 0) / total))
   const outcome = groups.length === 1 ? `forward to target group ${groups[0].name}`
     : `forward by weight: ${groups.map((g) => `${g.name} ${Math.round(g.share * 1000) / 10}%`).join(', ')} (smooth weighted round robin)`
-  return { ...base, route, outcome, groups, target: groups[0].target }
+  return { ...base, outcome, groups, target: groups[0].target }
+}
+
+/** Routes: first match wins; the router decides, explain-route says why. */
+function selectRoute(listener: ListenerConfig, lm: ListenerModel, req: ExplainRequest, notes: string[]): Selection {
+  const routeReq = { method: req.method, url: req.target, headers: req.headers }
+  const { verdicts, taken } = explainRoutes(listener.routes, routeReq)
+  const action = lm.router.match(routeReq)
+  if (action?.index !== taken) notes.push(`the router takes route ${action?.index ?? 'none'} where this explanation says ${taken ?? 'none'}; the router decides`)
+  const forward = action === undefined ? undefined : listener.routes[action.index]?.forward
+  return { server: null, uri: null, verdicts, action, forward, extras: action === undefined ? lm.fallback : action.extras }
+}
+
+/** Virtual hosts, as the listener does: a bad Host or URI is 400, then server_name, then the location. */
+function selectLocation(listener: ListenerConfig, servers: NonNullable<ListenerModel['virtualHosts']>, req: ExplainRequest, notes: string[]): Selection {
+  const hosts = listener.virtualHosts ?? []
+  const raw = req.headers.host
+  const host = validHost(Array.isArray(raw) ? raw[0] : raw)
+  const server = explainServer(hosts, host)
+  const names = hosts[server.index].names
+  const vhost = host === undefined ? servers.default : servers.select(host)
+  if (vhost.serverName !== (names[0] ?? '')) notes.push(`the router chose the server named "${vhost.serverName}"; the locations shown are those of the server this explanation chose`)
+  const uri = host === undefined ? undefined : normalizeUri(req.target)
+  const base = { server: { names, how: server.how }, verdicts: [], extras: vhost.fallback }
+  if (host === undefined) return { ...base, uri: null, action: undefined, early: '400: the Host header is not a valid host name' }
+  if (uri === undefined) return { ...base, uri: null, action: undefined, early: '400: the path has a bad escape, a control byte, or climbs above /' }
+  const found = vhost.locations.find(uri)
+  const firstIndex = flattenLocations(hosts.slice(0, server.index)).length
+  const forward = found === undefined ? undefined : flattenLocations(hosts)[found.value.index]?.forward
+  const verdicts = explainLocations(hosts[server.index], firstIndex, uri, found?.value.index)
+  return { ...base, uri, verdicts, action: found?.value, forward, slashRedirect: found?.redirect, extras: found?.value.extras ?? vhost.fallback }
 }
 
 function chooseListener(listeners: readonly ListenerConfig[], port: number, live: Live): { listener: ListenerConfig; port: number; chosenBy: string } | { error: string } {
@@ -180,7 +240,7 @@ function withLiveTargets(config: Config, live: Live, health: HealthStore, store:
   return { ...config, targetGroups }
 }
 
-function explainGroup(group: TargetGroup, facts: RequestFacts, now: number, weight: number, total: number): GroupExplanation {
+function explainGroup(group: TargetGroup, facts: RequestFacts, now: number, share: number): GroupExplanation {
   const sticky = group.stickiness?.requested(facts.headers) ?? undefined
   const target = group.pick(facts, undefined, now, sticky)?.address ?? null
   const primaryMode = modeOf(group.primaries, group.config.failOpen)
@@ -193,7 +253,7 @@ function explainGroup(group: TargetGroup, facts: RequestFacts, now: number, weig
   })
   let note = algorithmNote(group, facts)
   if (sticky != null) note = `the stickiness cookie names ${sticky.address}; ${sticky.address === target ? 'it is eligible, so it takes the request' : 'it cannot take the request, so the algorithm picks'}`
-  return { name: group.name, algorithm: group.config.algorithm, weight, share: weight / total, target, mode: MODE_TEXT[primaryCan ? primaryMode : backupMode], targets, note }
+  return { name: group.name, algorithm: group.config.algorithm, share, target, mode: MODE_TEXT[primaryCan ? primaryMode : backupMode], targets, note }
 }
 
 function modeOf(tier: readonly GroupTarget[], failOpen: boolean): HealthMode {

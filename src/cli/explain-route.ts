@@ -13,6 +13,8 @@ import { describeRoute } from '../control/config-diff.ts'
 import { compileMatch, matches, requestHost, requestPath, type CompiledMatch, type RouteRequest } from '../router/match.ts'
 
 export interface RouteVerdict {
+  /** "route 2", or "location /api/" (nested: "location /api/ > ~ \\.php$") on a listener with virtual hosts. */
+  readonly label: string
   readonly index: number
   /** One line: conditions and action, e.g. "host api.example.com, path /api/ -> forward api". */
   readonly description: string
@@ -38,7 +40,7 @@ export function explainRoutes(routes: readonly RouteConfig[], req: RouteRequest)
     const matched = matches(compiled, req, host, path)
     const { held, failed } = conditions(compiled, route.match, req, host, path)
     const reasons = matched ? held : failed.length > 0 ? failed : ['a condition this version of explain cannot show does not hold']
-    verdicts.push({ index, description: describeRoute(route), matched, reasons: matched && reasons.length === 0 ? ['no conditions: matches every request'] : reasons })
+    verdicts.push({ label: `route ${index}`, index, description: describeRoute(route), matched, reasons: matched && reasons.length === 0 ? ['no conditions: matches every request'] : reasons })
     if (matched) return { verdicts, taken: index }
   }
   return { verdicts, taken: undefined }

@@ -73,13 +73,15 @@ export function renderExplanation(e: Explanation, states: string, paint: Paint =
   out.push(`  Host ${String(r.headers.host)}, path ${r.target}, client ${r.clientIp}${extra.length === 0 ? '' : `, ${extra.join(', ')}`}`)
   out.push('')
   out.push(`listener ${paint('bold', e.listener.name)} (${e.listener.listen}): ${e.listener.chosenBy}`)
+  if (e.server !== null) out.push(`  server ${e.server.names.length === 0 ? '(no name)' : e.server.names.join(' ')}: ${e.server.how}`)
+  if (e.uri !== null) out.push(`  URI ${e.uri} (normalised, as locations see it)`)
   for (const v of e.routes) {
     const verdict = v.matched ? paint('green', 'taken') : paint('grey', 'passed over')
-    out.push(`  route ${v.index} ${verdict}: ${v.reasons.join('; ')}`)
+    out.push(`  ${v.label} ${verdict}: ${v.reasons.join('; ')}`)
     if (v.matched) out.push(`    ${v.description}`)
   }
-  if (e.route === null && e.routes.length === 0) out.push('  the listener has no routes')
-  out.push(`${e.route === null ? paint('yellow', '404') : '=>'} ${e.outcome}`)
+  if (e.server === null && e.routes.length === 0) out.push('  the listener has no routes')
+  out.push(`${e.groups.length > 0 ? '=>' : paint(/^\d{3}:|answers 404/.test(e.outcome) ? 'yellow' : 'bold', '=>')} ${e.outcome}`)
   for (const g of e.groups) {
     out.push('')
     const target = g.target === null ? paint('red', 'no target: 503') : paint('bold', g.target)

@@ -38,8 +38,8 @@ Admin commands (they call the admin API of a running \`fulcrum start\`):
 Options:
   -c, --config FILE     configuration: YAML (.yaml/.yml), JSON (.json), TypeScript (fulcrum.config.ts) or nginx (.conf)
       --format FORMAT   start, validate, explain, convert: read FILE as nginx | yaml | json | ts, whatever its name
-      --log-level LEVEL ${LOG_LEVELS.join(' | ')} (default info); logs are lines for people on a
-                        terminal, JSON otherwise
+      --log-level LEVEL ${LOG_LEVELS.join(' | ')} (default info)
+                        logs are readable lines on a terminal, JSON lines otherwise
       --json            status, targets list, explain, validate --diff: JSON for scripts
       --header K:V      explain: a request header (repeat for more); Host comes from the URL unless given
       --client IP       explain: the client address (for ip-hash and hash on client-ip; default 127.0.0.1)

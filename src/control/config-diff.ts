@@ -98,7 +98,9 @@ export function changeLine(c: Change): string {
 }
 
 function listenerLine(l: ListenerFacts): string {
-  const routes = l.routes === undefined ? '' : `, ${l.routes.length} route${l.routes.length === 1 ? '' : 's'}`
+  const hosts = l.fields.virtualHosts
+  const routes = Array.isArray(hosts) ? `, ${hosts.length} virtual host${hosts.length === 1 ? '' : 's'}`
+    : l.routes === undefined ? '' : `, ${l.routes.length} route${l.routes.length === 1 ? '' : 's'}`
   return `${String(l.fields.protocol)} on ${String(l.fields.listen)}${routes}`
 }
 
@@ -116,7 +118,8 @@ function fieldChanges(b: Facts, a: Facts): string[] {
       for (const sub of new Set([...Object.keys(x), ...Object.keys(y)])) {
         if (!same(x[sub], y[sub])) out.push(`${key}.${sub} ${show(sub, x[sub])} -> ${show(sub, y[sub])}`)
       }
-    } else out.push(`${key} ${show(key, x)} -> ${show(key, y)}`)
+    } else if (show(key, x).length + show(key, y).length > 80) out.push(`${key} changed`)
+    else out.push(`${key} ${show(key, x)} -> ${show(key, y)}`)
   }
   return out
 }
@@ -199,7 +202,8 @@ export function describeRoute(route: RouteConfig): string {
   return `${conds.length === 0 ? 'any request' : conds.join(', ')} -> ${describeAction(route)}`
 }
 
-export function describeAction(route: RouteConfig): string {
+/** A route's or an nginx location's action, in a few words. */
+export function describeAction(route: Pick<RouteConfig, 'forward' | 'redirect' | 'respond'>): string {
   if (typeof route.forward === 'string') return `forward ${route.forward}`
   if (route.forward !== undefined) return `forward ${Object.entries(route.forward).map(([g, w]) => `${g} ${w}`).join(', ')}`
   if (route.redirect !== undefined) return `redirect ${route.redirect.status} ${route.redirect.location}`
@@ -207,7 +211,7 @@ export function describeAction(route: RouteConfig): string {
     const body = route.respond.body
     return `respond ${route.respond.status}${body === '' ? '' : ` ${JSON.stringify(body.length > 30 ? `${body.slice(0, 30)}…` : body)}`}`
   }
-  return 'no action'
+  return 'nested locations only'
 }
 
 /** Durations are milliseconds in a Config; show them as the file writes them. */

@@ -342,7 +342,11 @@ export class ControlPlane {
     const t: Transition = { group: record.group, address: record.address, from, to: record.state, reason: record.reason, at: record.since }
     this.transitions.push(t)
     if (this.transitions.length > 200) this.transitions.shift()
-    this.#log.info({ group: t.group, target: t.address, from: t.from, to: t.to, reason: t.reason }, 'target state changed')
+    const fields = { group: t.group, target: t.address, from: t.from, to: t.to, reason: t.reason }
+    // A new record's first entry is its registration, not a change; losing a target is worth a warning.
+    if (t.from === t.to) this.#log.info(fields, 'target registered')
+    else if (t.to === 'unhealthy') this.#log.warn(fields, 'target state changed')
+    else this.#log.info(fields, 'target state changed')
   }
 
   #startDraining(group: string, address: string, target: TargetConfig, delay: number): Draining {

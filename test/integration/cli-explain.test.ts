@@ -68,7 +68,7 @@ target states: assumed: every target healthy with nothing in flight (cannot reac
     'path /ping is not a prefix of /v1/users',
     'no conditions: matches every request',
   ])
-  assert.deepEqual(e.route, { index: 3, description: 'any request -> forward web-blue 90, web-green 10' })
+  assert.deepEqual(e.route, { label: 'route 3', description: 'any request -> forward web-blue 90, web-green 10' })
   assert.deepEqual(e.groups.map((g: { name: string; share: number }) => [g.name, g.share]), [['web-blue', 0.9], ['web-green', 0.1]])
   assert.match(e.target, /^127\.0\.0\.1:808[34]$/)
   assert.equal(e.groups[0].note, 'hash of header:x-user-id: a request with the same key always goes to this target while it is eligible')
