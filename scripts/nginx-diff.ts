@@ -8,18 +8,19 @@ import { accessSync, constants } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { readCase, readCorpus, userCase, type Case } from './nginx-diff/case.ts'
-import { table } from './nginx-diff/report.ts'
-import { runAll } from './nginx-diff/run-case.ts'
-import { NGINX } from './nginx-diff/servers.ts'
+import { table, trace } from './nginx-diff/report.ts'
+import { removeTempFolders, runAll } from './nginx-diff/run-case.ts'
+import { NGINX, stopAll } from './nginx-diff/servers.ts'
 
-const USAGE = `usage: npm run nginx-diff -- [FILE.conf…] [--requests REQUESTS.json] [--verbose] [--keep] [--jobs N]
+const USAGE = `usage: npm run nginx-diff -- [FILE.conf…] [--requests REQUESTS.json] [--verbose] [--trace] [--keep] [--jobs N]
 
   FILE.conf            an nginx configuration; without one, every case of test/nginx-corpus/ runs
                        (a NAME.json case file works too)
   --requests FILE      the requests to send: a JSON list of { method, path, host, headers, body,
-                       bodyBytes, client, port, repeat }, or a whole case (see test/nginx-corpus/);
+                       bodyBytes, chunked, client, port, repeat }, or a whole case (see test/nginx-corpus/);
                        default: GET / and GET of each location prefix, for each server_name
   --verbose            every difference, and the explained ones with their reasons
+  --trace              each request's status and the backends it reached, on each side
   --keep               keep the temp folders (the configurations both servers ran, nginx's logs)
   --jobs N             cases run at once (default 4)
 
@@ -27,16 +28,26 @@ Both servers run the file with their addresses moved to this machine: upstream s
 proxy_pass addresses answer from recording backends, each listen gets a free port. nginx: ${NGINX}
 (set NGINX=PATH for another).`
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    requests: { type: 'string' },
-    verbose: { type: 'boolean', default: false },
-    keep: { type: 'boolean', default: false },
-    jobs: { type: 'string', default: '4' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-})
+function parse() {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        requests: { type: 'string' },
+        verbose: { type: 'boolean', default: false },
+        trace: { type: 'boolean', default: false },
+        keep: { type: 'boolean', default: false },
+        jobs: { type: 'string', default: '4' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    })
+  } catch (err) {
+    console.error(`nginx-diff: ${(err as Error).message}\n\n${USAGE}`)
+    process.exit(2)
+  }
+}
+
+const { values, positionals } = parse()
 
 if (values.help) {
   console.log(USAGE)
@@ -64,6 +75,15 @@ try {
   process.exit(2)
 }
 
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void stopAll().then(() => {
+      removeTempFolders()
+      process.exit(130)
+    })
+  })
+}
 const results = await runAll(cases, jobs, values.keep)
+if (values.trace) console.log(`${trace(results)}\n`)
 console.log(table(results, values.verbose))
 process.exit(results.some((r) => r.unexplained.length > 0) ? 1 : 0)

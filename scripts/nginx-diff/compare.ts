@@ -1,8 +1,9 @@
 /**
  * Compares what nginx and Fulcrum did with the same requests: which backends each request reached (the
- * exact sequence for deterministic methods, only "a server of the group" for hashed and random ones), what
- * the backend received (method, URI, headers but Connection/Keep-Alive, their order, body), and what the
- * client got (status, the headers the configuration sets, the body of answers no backend gave).
+ * exact sequence for deterministic methods, only "a server of the group" for hashed and random ones, and for
+ * hashes that a repeated request sticks to one server), what the backend received (method, URI, headers but
+ * Connection/Keep-Alive, their order, body), what the client got (status, the headers the configuration
+ * sets, the body of answers no backend gave), and what each access log holds.
  */
 import type { Attempt } from './backends.ts'
 import type { Response } from './client.ts'
@@ -18,7 +19,10 @@ export interface Difference {
   request: number
   /** e.g. `GET /api/x Host a.example.com`. */
   label: string
-  /** status, served by, backend method, backend uri, backend header, backend header order, backend body, client header NAME, client body, response, refusal. */
+  /**
+   * refusal, response (one side got none), status, served by, stickiness, backend method, backend uri,
+   * backend header, backend header order, backend body, client header NAME, client body, access log N.
+   */
   field: string
   text: string
 }
@@ -68,6 +72,30 @@ export function compareRequest(n: number, label: string, a: Observed, b: Observe
   return out
 }
 
+/**
+ * For ip_hash and hash, where which server answers may differ: the same request sent again (same client,
+ * same key) must reach the same server on Fulcrum's side as it does on nginx's.
+ */
+export function compareStickiness(keys: readonly string[], a: readonly Observed[], b: readonly Observed[], p: Plan): Difference[] {
+  const out: Difference[] = []
+  const last = (o: Observed) => o.attempts[o.attempts.length - 1]?.backend
+  const sticky = [...p.upstreams.values()].filter((u) => u.sticky)
+  const groups = new Map<string, number[]>()
+  keys.forEach((k, i) => groups.set(k, [...(groups.get(k) ?? []), i]))
+  for (const indexes of groups.values()) {
+    if (indexes.length < 2) continue
+    const na = new Set(indexes.map((i) => last(a[i])))
+    const nb = new Set(indexes.map((i) => last(b[i])))
+    const all = [...na, ...nb]
+    if (!sticky.some((u) => all.every((k) => k !== undefined && u.backends.includes(k)))) continue
+    if (na.size === 1 && nb.size > 1) {
+      const numbers = indexes.map((i) => `#${i + 1}`).join(', ')
+      out.push({ request: indexes[0] + 1, label: `${numbers} (the same request)`, field: 'stickiness', text: `nginx always ${[...na][0]}, fulcrum ${[...nb].join(', ')}` })
+    }
+  }
+  return out
+}
+
 function compareAttempt(a: Attempt, b: Attempt, add: (field: string, text: string) => void): void {
   if (a.method !== b.method) add('backend method', `nginx ${a.method}, fulcrum ${b.method}`)
   if (a.url !== b.url) add('backend uri', `nginx ${show(a.url)}, fulcrum ${show(b.url)}`)
@@ -100,6 +128,25 @@ function compareAttempt(a: Attempt, b: Attempt, add: (field: string, text: strin
     if (ra !== rb) add('backend header order', `nginx ${ra}; fulcrum ${rb}`)
   }
   if (a.body !== b.body) add('backend body', `nginx ${show(a.body)}, fulcrum ${show(b.body)}`)
+}
+
+/**
+ * The lines of the Nth access log: which requests were logged and what each line says. Times differ from
+ * run to run: `[22/Nov/2026:01:37:24 +0000]`, ISO times, and seconds with milliseconds (`$request_time`,
+ * `$msec`, `$upstream_response_time`) are compared as placeholders.
+ */
+export function compareLogs(n: number, a: string[], b: string[]): Difference[] {
+  const tidy = (line: string) => line
+    .replace(/\[\d{2}\/\w{3}\/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\]/g, '[TIME]')
+    .replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}/g, 'TIME')
+    .replace(/\b\d+\.\d{3}\b/g, 'SECONDS')
+  const ta = a.map(tidy)
+  const tb = b.map(tidy)
+  const first = ta.findIndex((line, i) => line !== tb[i])
+  const at = first >= 0 ? first : ta.length < tb.length ? ta.length : -1
+  if (at < 0) return []
+  const count = ta.length === tb.length ? '' : `nginx ${ta.length} lines, fulcrum ${tb.length}; `
+  return [{ request: 0, label: `access log ${n}`, field: `access log ${n}`, text: `${count}line ${at + 1}: nginx ${show(a[at])}, fulcrum ${show(b[at])}` }]
 }
 
 /** Lower-case names with values, in order, without the hop-by-hop ones. */

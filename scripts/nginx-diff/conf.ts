@@ -17,6 +17,8 @@ export type Determinism = 'exact' | 'member'
 export interface Upstream {
   name: string
   determinism: Determinism
+  /** ip_hash and hash: the same key must reach the same server, on each side. */
+  sticky: boolean
   method: string
   /** Backend keys, in the order of the server lines. */
   backends: string[]
@@ -61,6 +63,8 @@ export interface Places {
 
 export interface Printed {
   text: string
+  /** The access log files, in the order of their access_log directives (the same order on both sides). */
+  accessLogs: string[]
   /** Line in `text` (1-based) -> the original file and line. */
   origin: Map<number, { file: string; line: number }>
 }
@@ -89,7 +93,7 @@ export function plan(tree: readonly Directive[]): Plan {
   for (const u of upstreamBlocks) {
     const methodLine = [...(u.block ?? [])].reverse().find((d) => METHODS.includes(d.name))
     const method = methodLine?.name ?? 'round_robin'
-    const upstream: Upstream = { name: u.args[0] ?? '', method, determinism: HASHED[method] ? 'member' : 'exact', backends: [] }
+    const upstream: Upstream = { name: u.args[0] ?? '', method, determinism: HASHED[method] ? 'member' : 'exact', sticky: method === 'ip_hash' || method === 'hash', backends: [] }
     for (const s of u.block ?? []) {
       if (s.name !== 'server' || s.args.length === 0) continue
       const key = backendKey(s.args[0])
@@ -130,6 +134,7 @@ export function print(tree: readonly Directive[], side: Side, ports: Ports, upst
   const lines: string[] = []
   const origin = new Map<number, { file: string; line: number }>()
   let logs = 0
+  const accessLogs: string[] = []
   const emit = (depth: number, text: string, from: Directive) => {
     lines.push(`${'    '.repeat(depth)}${text}`)
     origin.set(lines.length, { file: from.file, line: from.line })
@@ -146,6 +151,7 @@ export function print(tree: readonly Directive[], side: Side, ports: Ports, upst
       else if (d.name === 'proxy_pass' && args.length > 0) args = [moveProxyPass(args[0], ports, upstreams), ...args.slice(1)]
       else if ((d.name === 'access_log' || d.name === 'error_log') && args.length > 0 && args[0] !== 'off' && args[0] !== 'stderr' && !args[0].startsWith('syslog:')) {
         args = [join(dir, `${side}-${d.name === 'access_log' ? 'access' : 'error'}-${++logs}.log`), ...args.slice(1)]
+        if (d.name === 'access_log') accessLogs.push(args[0])
       } else if (FILE_ARGS.has(d.name) && args.length > 0 && !isAbsolute(args[0]) && !args[0].includes('$') && !args[0].startsWith('data:')) {
         args = [resolve(dirname(mainFile), args[0]), ...args.slice(1)]
       } else if (d.name === 'load_module' && args.length > 0 && !isAbsolute(args[0])) {
@@ -157,9 +163,13 @@ export function print(tree: readonly Directive[], side: Side, ports: Ports, upst
         emit(depth, `${head};`, d)
         continue
       }
-      // nginx's temp folders go on the `http {` line itself, so both texts keep the same line numbers.
-      const extra = side === 'nginx' && d.name === 'http' && context === 'main'
-        ? ` ${TEMP_PATHS.map((p) => `${p} ${quote(join(dir, p.replace('_temp_path', '')))};`).join(' ')}` : ''
+      // nginx's temp folders (and its default access log, which Fulcrum does not write) go on the `http {`
+      // line itself, so both texts keep the same line numbers.
+      let extra = ''
+      if (side === 'nginx' && d.name === 'http' && context === 'main') {
+        extra = ` ${TEMP_PATHS.map((p) => `${p} ${quote(join(dir, p.replace('_temp_path', '')))};`).join(' ')}`
+        if (!d.block.some((c) => c.name === 'access_log')) extra += ` access_log ${quote(join(dir, 'nginx-default-access.log'))};`
+      }
       emit(depth, `${head} {${extra}`, d)
       if (d.name === 'server' && context === 'http' && !d.block.some((c) => c.name === 'listen')) {
         // nginx's default (as root) and Fulcrum's: port 80, moved like any listen.
@@ -170,7 +180,7 @@ export function print(tree: readonly Directive[], side: Side, ports: Ports, upst
     }
   }
   walk(tree, 0, [])
-  return { text: `${lines.join('\n')}\n`, origin }
+  return { text: `${lines.join('\n')}\n`, origin, accessLogs }
 }
 
 /** A word as nginx reads it back: bare when it can be, else double-quoted with `\\` and `\"`. */

@@ -1,6 +1,6 @@
-/** The table of cases and their differences, as `npm run nginx-diff` prints it. */
+/** The table of cases and their differences, as `npm run nginx-diff` prints it, and each request's outcome. */
 import type { CaseResult } from './run-case.ts'
-import type { Difference } from './compare.ts'
+import type { Difference, Observed } from './compare.ts'
 
 /** Differences shown per case; the rest are counted. */
 const SHOWN = 4
@@ -36,4 +36,23 @@ function summary(r: CaseResult): string {
 export function describe(d: Difference): string {
   const where = d.request === 0 ? '' : `#${d.request} ${d.label}: `
   return `${where}${d.field}: ${d.text}`
+}
+
+/** Each request of each case: status and the backends it reached, on each side. */
+export function trace(results: readonly CaseResult[]): string {
+  const out: string[] = []
+  for (const r of results) {
+    out.push(`${r.name} (${r.outcome})`)
+    r.trace.forEach((t, i) => {
+      const a = outcome(t.nginx)
+      const b = outcome(t.fulcrum)
+      out.push(`  #${i + 1} ${t.label}: nginx ${a}${a === b ? ' (fulcrum: the same)' : `; fulcrum ${b}`}`)
+    })
+  }
+  return out.join('\n')
+}
+
+function outcome(o: Observed): string {
+  const status = o.response.error !== undefined ? `no response (${o.response.error})` : String(o.response.status)
+  return o.attempts.length === 0 ? status : `${status} from ${o.attempts.map((a) => a.backend).join(' then ')}`
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
-const CLI = join(ROOT, 'src/cli/main.ts')
+export const CLI = join(ROOT, 'src/cli/main.ts')
 /** How long a server may take to listen; Fulcrum's start (TypeScript, one process) takes under a second. */
 const START_MS = 10_000
 
@@ -31,6 +31,19 @@ export type Started =
   | { ok: true; server: Running }
   | { ok: false; output: string }
 
+/** Every server process still running, for stopAll. */
+const live = new Set<Running>()
+let stopping = false
+
+/**
+ * Stops every nginx and Fulcrum this process started, and any it starts from now on (on Ctrl-C, so none is
+ * left behind while other cases are still starting theirs).
+ */
+export async function stopAll(): Promise<void> {
+  stopping = true
+  await Promise.all([...live].map((r) => r.stop()))
+}
+
 export class Running {
   readonly child: ChildProcess
   output = ''
@@ -38,6 +51,9 @@ export class Running {
 
   constructor(child: ChildProcess) {
     this.child = child
+    live.add(this)
+    child.once('exit', () => live.delete(this))
+    if (stopping) child.kill('SIGTERM')
     child.stdout?.setEncoding('utf8').on('data', (c: string) => { this.output += c })
     child.stderr?.setEncoding('utf8').on('data', (c: string) => { this.output += c })
     this.#exit = new Promise((done) => {
@@ -104,9 +120,10 @@ async function started(server: Running, targets: readonly { host: string; port: 
   if (await server.ready(targets, listening)) return { ok: true, server }
   const wasRunning = server.running
   await server.stop()
+  const exit = server.child.signalCode !== null ? `killed by ${server.child.signalCode}` : `exit code ${server.child.exitCode}`
   // Fulcrum's refusal is on stderr; its info lines (JSON) are not part of it.
   const output = server.output.split('\n').filter((l) => !l.startsWith('{"level":30')).join('\n').trim()
-  return { ok: false, output: wasRunning ? `${name} did not listen within ${START_MS} ms\n${output}` : output }
+  return { ok: false, output: wasRunning ? `${name} did not listen within ${START_MS} ms\n${output}` : output || `${name} exited without a word (${exit})` }
 }
 
 function accepts(host: string, port: number): Promise<boolean> {

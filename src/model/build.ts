@@ -94,8 +94,11 @@ export function buildAction(route: ActionConfig, index: number, groups: Readonly
     const r = route.respond
     const template = compileTemplate(r.body)
     const body = Buffer.from(r.body)
-    const headers: string[] = ['content-type', r.contentType]
+    // 204 and 304 carry no body, so no Content-Type or Content-Length either (RFC 9110; nginx agrees).
+    const bodiless = r.status === 204 || r.status === 304
+    const headers: string[] = bodiless ? [] : ['content-type', r.contentType]
     for (const [k, v] of Object.entries(r.headers)) headers.push(k, v)
+    if (bodiless) return { kind: 'respond', status: r.status, body: Buffer.alloc(0), headers, index, template: undefined, extras }
     if (template.constant !== undefined) {
       headers.push('content-length', String(body.length))
       return { kind: 'respond', status: r.status, body, headers, index, template: undefined, extras }

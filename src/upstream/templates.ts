@@ -109,7 +109,8 @@ const FIXED: Readonly<Record<string, Getter>> = {
   document_uri: uriOf,
   args: (s) => targetArgs(s.url),
   query_string: (s) => targetArgs(s.url),
-  is_args: (s) => (s.url.includes('?') ? '?' : ''),
+  // nginx: "?" when the request has arguments, so a bare trailing "?" gives "".
+  is_args: (s) => (targetArgs(s.url) !== '' ? '?' : ''),
   request_method: (s) => s.method,
   content_length: (s) => header(s, 'content-length'),
   content_type: (s) => header(s, 'content-type'),

@@ -10,6 +10,7 @@ import { test } from 'node:test'
 import { readNginxTree } from '../../src/config/nginx/include.ts'
 import { parseNginx } from '../../src/config/nginx/syntax.ts'
 import { readCorpus } from '../../scripts/nginx-diff/case.ts'
+import { compareRequest, compareStickiness, type Observed } from '../../scripts/nginx-diff/compare.ts'
 import { plan, print, quote } from '../../scripts/nginx-diff/conf.ts'
 import { describe } from '../../scripts/nginx-diff/report.ts'
 import { runAll } from '../../scripts/nginx-diff/run-case.ts'
@@ -51,6 +52,19 @@ test('printed configurations read back as the same words', () => {
   const listen = (list: typeof tree): string[] => list.flatMap((d) => (d.name === 'listen' ? d.args : listen(d.block ?? [])))
   assert.deepEqual(strip(again.directives), strip(tree))
   assert.deepEqual(listen(again.directives), ['40002'])
+})
+
+test('hashed groups: any server of the group will do, but the same request must stick to one', () => {
+  const p = plan(parseNginx('http { upstream h { hash $request_uri consistent; server a:80; server b:80; } }', 't.conf').directives)
+  const served = (...backends: string[]): Observed[] => backends.map((backend) => ({
+    response: { status: 200, rawHeaders: [], body: `backend ${backend}\n` },
+    attempts: [{ backend, method: 'GET', url: '/x', rawHeaders: ['Host', 'h'], body: '' }],
+  }))
+  const [nginx, fulcrum, unsticky] = [served('a:80', 'a:80'), served('b:80', 'b:80'), served('b:80', 'a:80')]
+  assert.deepEqual(compareRequest(1, 'GET /x', nginx[0], fulcrum[0], p), [])
+  assert.deepEqual(compareStickiness(['k', 'k'], nginx, fulcrum, p), [])
+  const [d] = compareStickiness(['k', 'k'], nginx, unsticky, p)
+  assert.equal(`${d.field}: ${d.text}`, 'stickiness: nginx always a:80, fulcrum b:80, a:80')
 })
 
 test('the nginx corpus: nginx and Fulcrum agree, or the README explains why not', { skip: nginxMissing(), timeout: 60_000 }, async () => {

@@ -21,7 +21,7 @@ function names(list: readonly Directive[]): string[] {
   return list.flatMap((d) => [`${d.name}${d.args.length > 0 ? ` ${d.args.join(' ')}` : ''}`, ...names(d.block ?? []).map((n) => `  ${n}`)])
 }
 
-test('include splices files in place, globs sorted, relative to the including file', (t) => {
+test('include splices files in place, globs sorted; a file nginx would not find is taken from beside the including file', (t) => {
   const dir = folder(t, {
     'nginx.conf': 'events {}\nhttp {\n  include conf.d/*.conf;\n  include mime.types;\n}\n',
     'mime.types': 'types { text/html html; }\n',
@@ -39,6 +39,23 @@ test('include splices files in place, globs sorted, relative to the including fi
   assert.equal(proxy?.file, join(dir, 'conf.d/../snippets/proxy.conf'))
   assert.equal(proxy?.line, 1)
   assert.equal(tree.files.length, 5)
+})
+
+test('a relative include is resolved against the main file\'s folder first, as nginx does', (t) => {
+  // Debian's layout: sites-enabled/app includes proxy_params and snippets/…, which sit beside nginx.conf.
+  const dir = folder(t, {
+    'nginx.conf': 'events {}\nhttp {\n  include sites-enabled/*;\n}\n',
+    'sites-enabled/app': 'server { include proxy_params; include snippets/*.conf; include local/listen.conf; }\n',
+    'proxy_params': 'proxy_set_header Host $host;\n',
+    'snippets/a.conf': 'add_header X-A a;\n',
+    'sites-enabled/snippets/b.conf': 'add_header X-B b;\n',
+    'sites-enabled/local/listen.conf': 'listen 81;\n',
+  })
+  const tree = readNginxTree(join(dir, 'nginx.conf'))
+  assert.deepEqual(tree.problems, [])
+  // The glob only where nginx looks (snippets/b.conf beside the site is not nginx's); a plain name that nginx
+  // would not find (local/listen.conf) is taken from beside the including file.
+  assert.deepEqual(names(tree.directives), ['events', 'http', '  server', '    proxy_set_header Host $host', '    add_header X-A a', '    listen 81'])
 })
 
 test('a pattern without glob characters must match a file; with them it may match nothing', (t) => {

@@ -1,7 +1,9 @@
 /**
- * Reads an nginx configuration with its `include`s spliced in where they stand, as nginx does. A pattern is
- * resolved against the folder of the file that includes it; with glob characters (`*`, `?`, `[`) it may
- * match nothing, without them the file must exist (nginx fails on a missing file too). A file that
+ * Reads an nginx configuration with its `include`s spliced in where they stand, as nginx does. A relative
+ * pattern is resolved as nginx resolves it, against the main file's folder (Debian's sites-enabled/default
+ * writes `include snippets/fastcgi-php.conf;`); a file name (no glob) that is not there is also looked for
+ * beside the including file, where a reader would expect it. With glob characters (`*`, `?`, `[`) a pattern
+ * may match nothing; without them the file must exist (nginx fails on a missing file too). A file that
  * includes itself, directly or through others, is reported with the chain instead of being read forever.
  */
 import { globSync, readFileSync, realpathSync, statSync } from 'node:fs'
@@ -80,7 +82,8 @@ function include(directive: Directive, file: string, chain: string[], problems: 
     return fail(`"include" takes 1 argument (a file or a glob such as conf.d/*.conf), found ${directive.args.length}`)
   }
   const pattern = directive.args[0]
-  const path = isAbsolute(pattern) ? pattern : join(dirname(file), pattern)
+  // nginx's conf prefix is the main file's folder; `files` starts with the main file.
+  const path = isAbsolute(pattern) ? pattern : join(dirname(files[0] ?? file), pattern)
   let matches: string[]
   if (GLOB.test(pattern)) {
     try {
@@ -90,11 +93,12 @@ function include(directive: Directive, file: string, chain: string[], problems: 
       return fail(`include "${pattern}": cannot expand the pattern: ${osReason(err)}`)
     }
   } else {
-    if (!isFile(path)) {
+    const beside = isAbsolute(pattern) ? path : join(dirname(file), pattern)
+    if (!isFile(path) && !isFile(beside)) {
       const why = exists(path) ? 'is not a file' : 'does not exist'
       return fail(`include "${pattern}": ${path} ${why}; nginx fails here too (a pattern with * may match nothing)`)
     }
-    matches = [path]
+    matches = [isFile(path) ? path : beside]
   }
   const out: Directive[] = []
   for (const match of matches) {

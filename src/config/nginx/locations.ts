@@ -63,6 +63,10 @@ export function readLocations(block: readonly Directive[], outer: Level, own: Le
     scope.origins.set(path, d)
     const body = d.block ?? []
     const ownLevel = readLevel(body, scope.valid, scope.report, scope.formats)
+    if (ownLevel.accessLogs !== undefined) {
+      const at = body.find((c) => c.name === 'access_log') ?? d
+      scope.report.warn(at, `access_log in location "${selector.path}" is not honoured: Fulcrum keeps one access log per listener (the server's), and this location's requests are written there`)
+    }
     const level = inherit(outer, ownLevel)
     // What locations set (here or in the locations around this one), written on the location.
     const locationLevel = inherit(own, ownLevel)
