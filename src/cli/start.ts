@@ -16,6 +16,8 @@ import { ActiveHealthChecker } from '../health/active.ts'
 import { createLogger } from '../log.ts'
 import { FileStateStore } from '../state/file-store.ts'
 import { ControlMetrics } from '../observe/control-metrics.ts'
+import { promHistogramSource, setSeriesSource } from '../admin/dashboard/index.ts'
+import type { PromJson } from '../admin/dashboard/prom-source.ts'
 import type { ObserveOptions } from '../observe/data-plane-observer.ts'
 
 function dataPlaneFor(config: Config, log: Logger, observe: ObserveOptions): DataPlane {
@@ -53,6 +55,8 @@ export async function runStart(file: string, level: LevelWithSilent): Promise<vo
     store: new FileStateStore(config.dataDir),
     checker: (onResult) => new ActiveHealthChecker(onResult),
   })
+  // The dashboard's req/s and p99 charts read the workers' upstream-time histograms, once per second while a tab is open.
+  if (metrics) setSeriesSource(cp, promHistogramSource(() => cp.dataPlane.metrics() as Promise<readonly PromJson[]>))
   // logrotate's postrotate: `kill -USR1 <pid>`; new lines then go to a new file at each configured path.
   process.on('SIGUSR1', () => {
     log.info('SIGUSR1: reopening access logs')
