@@ -90,7 +90,7 @@ targetGroups:
   "bad name": {}
 `
   assert.deepEqual(errors(yaml), [
-    'f.yaml:3:15 listeners[0].protocol: expected "http", found "tcp"',
+    'f.yaml:3:15 listeners[0].protocol: expected one of: http, https; found "tcp"',
     'f.yaml:6:24 listeners[0].routes[0].match.path: expected text starting with "/", found "api/"; write "/api/"',
     'f.yaml:7:45 listeners[0].routes[0].redirect.status: expected 301, 302, 303, 307 or 308, found 200',
     'f.yaml:9:3 targetGroups["bad name"]: invalid name "bad name": use only letters, digits, "_", "." and "-"',
@@ -110,7 +110,7 @@ targetGroups:
   assert.deepEqual(errors(yaml), [
     'f.yaml:1:10 workers: expected a number or "auto", found "two"',
     'f.yaml:5:13 listeners[0].listen: expected a number or a string, found a list',
-    'f.yaml:6:5 listeners[0].extra: unknown key "extra" (expected one of: name, protocol, listen, routes, virtualHosts, access, maxBodyBytes, errorPages, limits, forwardedHeaders, requestId, accessLog)',
+    'f.yaml:6:5 listeners[0].extra: unknown key "extra" (expected one of: name, protocol, listen, tls, http2, hsts, routes, virtualHosts, access, maxBodyBytes, errorPages, limits, forwardedHeaders, requestId, accessLog)',
     'f.yaml:8:19 targetGroups.api.hashKey: expected header:NAME, cookie:NAME, path or client-ip, found "header x"',
     'f.yaml:8:44 targetGroups.api.connections: expected a number of at least 1, found 0',
   ])

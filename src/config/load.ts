@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import { dirname, extname, resolve } from 'node:path'
+import { checkTls, resolveTlsPaths } from './semantic-tls.ts'
 import { pathToFileURL } from 'node:url'
 import { findingsFromIssues } from './issues.ts'
 import { formatPath, formatProblem, valueAt } from './problem.ts'
@@ -120,9 +121,12 @@ function validate(source: ConfigSource, warnings: ConfigProblem[]): LoadResult {
     const at = source.locate(path)
     return at.path.length === path.length ? at.line : undefined
   }
-  const checked = checkConfig(parsed.data, lineOf)
+  const dir = dirname(source.file)
+  const withPaths = resolveTlsPaths(parsed.data, dir)
+  const checked = checkConfig(withPaths, lineOf)
+  checkTls(withPaths, checked.problems)
   if (checked.problems.length > 0) return { ok: false, problems: tidy(checked.problems.map((f) => toProblem(source, f))) }
-  const config = { ...parsed.data, dataDir: resolve(dirname(source.file), parsed.data.dataDir) }
+  const config = { ...withPaths, dataDir: resolve(dir, parsed.data.dataDir) }
   const allWarnings = tidy([...warnings, ...checked.warnings.map((f) => toProblem(source, f))])
   return { ok: true, config: deepFreeze(config), warnings: allWarnings.map(formatProblem) }
 }

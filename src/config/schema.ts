@@ -123,7 +123,16 @@ const stickiness = z
   ])
   .describe('Keep a client on one target: a balancer cookie, or follow the application\'s cookie.')
 
+const upstreamTls = z.strictObject({
+  ca: z.string().min(1).optional().describe('PEM file of the CA that signs the targets\' certificates (relative to the config file\'s folder). Default: the system CAs.'),
+  serverName: z.string().min(1).optional().describe('SNI name sent, and the name the certificate must carry. Default: the target\'s host.'),
+  insecureSkipVerify: z.boolean().default(false)
+    .describe('UNSAFE: accept any certificate, so anyone on the path can read and change the traffic. For tests only. Default false.'),
+})
+
 export const targetGroup = z.strictObject({
+  protocol: z.enum(['http', 'https']).default('http').describe('How targets are spoken to: http, or https (TLS, verified by default). Default http.'),
+  tls: upstreamTls.optional().describe('With protocol https: the CA, server name and verification.'),
   algorithm: z.enum(ALGORITHMS).default('round-robin').describe('How a target is chosen. Default round-robin (smooth weighted, as nginx).'),
   hashKey: z
     .string()
@@ -162,10 +171,24 @@ const forward = z
   .union([z.string().min(1), z.record(z.string(), z.number().int().min(0))])
   .describe('A target group name, or target group -> weight for weighted (canary, blue/green) forwarding.')
 
-const redirect = z.strictObject({
-  location: z.string().min(1).describe('Where to send the client.'),
-  status: z.union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)]).default(302),
-})
+const redirectStatus = z.union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)]).default(302)
+const redirect = z.union([
+  z.strictObject({
+    location: z.string().min(1).describe('Where to send the client.'),
+    status: redirectStatus,
+  }),
+  z.strictObject({
+    scheme: z.literal('https').describe('Send the client to the same host, path and query over HTTPS.'),
+    port: z.number().int().min(1).max(65535).optional().describe('The HTTPS port, when not 443.'),
+    status: redirectStatus,
+  }),
+])
+
+/** The Location a redirect sends: its own, or for `scheme: https` the same host, path and query over HTTPS. */
+export function redirectLocation(r: z.output<typeof redirect>): string {
+  if ('location' in r) return r.location
+  return `https://$host${r.port === undefined || r.port === 443 ? '' : `:${r.port}`}$request_uri`
+}
 
 const respond = z.strictObject({
   status: httpStatus.default(200),
@@ -320,10 +343,28 @@ const accessLog = z.strictObject({
   path: z.string().min(1).default('stdout').describe('stdout, or a file (relative to the config file\'s folder); reopened on SIGUSR1 for logrotate.'),
 })
 
+const certificate = z.strictObject({
+  cert: z.string().min(1).describe('PEM certificate (chain) file, relative to the config file\'s folder; its names come from its SAN.'),
+  key: z.string().min(1).describe('PEM private key file of that certificate.'),
+})
+const listenerTls = z.strictObject({
+  certificates: z.array(certificate).min(1)
+    .describe('Chosen by SNI: exact names before wildcards; the first certificate answers when no name matches.'),
+  minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2').describe('Oldest TLS version accepted. Default TLSv1.2.'),
+})
+const hsts = z.strictObject({
+  maxAge: duration.describe('How long browsers must use HTTPS only (e.g. "365d"); sent in seconds.'),
+  includeSubDomains: z.boolean().default(false),
+  preload: z.boolean().default(false),
+})
+
 export const httpListener = z.strictObject({
   name: z.string().min(1).describe('A name for logs and metrics.'),
-  protocol: z.literal('http'),
+  protocol: z.enum(['http', 'https']).describe('http, or https (TLS terminated here; needs tls).'),
   listen: listenAddress,
+  tls: listenerTls.optional().describe('With protocol https: certificates and TLS version.'),
+  http2: z.boolean().default(false).describe('With protocol https: offer HTTP/2 by ALPN (h2, then http/1.1). Targets still get HTTP/1.1. Default false.'),
+  hsts: hsts.optional().describe('With protocol https: send Strict-Transport-Security on every answer.'),
   routes: z.array(route).default([]).describe('Tried in order; the first match wins; no match answers 404.'),
   virtualHosts: z
     .array(virtualHost).min(1)

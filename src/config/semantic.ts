@@ -158,7 +158,7 @@ function checkActionExtras(route: Pick<RouteConfig, 'forward' | 'redirect' | 're
   if (route.proxy !== undefined && route.forward === undefined) {
     problems.push({ path: [...path, 'proxy'], at: 'key', message: 'proxy shapes forwarded requests only, and this one does not forward; remove proxy or add forward' })
   }
-  if (route.redirect !== undefined) checkTemplate(route.redirect.location, [...path, 'redirect', 'location'], problems)
+  if (route.redirect !== undefined && 'location' in route.redirect) checkTemplate(route.redirect.location, [...path, 'redirect', 'location'], problems)
   if (route.respond !== undefined) checkTemplate(route.respond.body, [...path, 'respond', 'body'], problems)
   for (const [name, value] of Object.entries(route.proxy?.setHeaders ?? {})) {
     checkTemplate(value, [...path, 'proxy', 'setHeaders', name], problems)

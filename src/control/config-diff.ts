@@ -8,7 +8,7 @@
  * maxConns. A field only one side knows is not compared; `complete` marks a side that knows every field
  * (absent = not set).
  */
-import type { Config, RouteConfig } from '../config/schema.ts'
+import { redirectLocation, type Config, type RouteConfig } from '../config/schema.ts'
 
 export interface Facts {
   /** Field values by name; nested objects are compared one level deep. */
@@ -206,7 +206,7 @@ export function describeRoute(route: RouteConfig): string {
 export function describeAction(route: Pick<RouteConfig, 'forward' | 'redirect' | 'respond'>): string {
   if (typeof route.forward === 'string') return `forward ${route.forward}`
   if (route.forward !== undefined) return `forward ${Object.entries(route.forward).map(([g, w]) => `${g} ${w}`).join(', ')}`
-  if (route.redirect !== undefined) return `redirect ${route.redirect.status} ${route.redirect.location}`
+  if (route.redirect !== undefined) return `redirect ${route.redirect.status} ${redirectLocation(route.redirect)}`
   if (route.respond !== undefined) {
     const body = route.respond.body
     return `respond ${route.respond.status}${body === '' ? '' : ` ${JSON.stringify(body.length > 30 ? `${body.slice(0, 30)}…` : body)}`}`

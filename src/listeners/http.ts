@@ -1,10 +1,14 @@
 /**
- * An HTTP/1.1 listener: accepts connections, finds the route, and hands the request to its action. No
- * balancing here. The route table is swapped by `update()` on reload; requests already running keep the
- * generation they started with, and the socket stays open, so a reload loses nothing.
+ * An HTTP/1.1 listener, or with certificates an HTTPS one (HTTP/2 too when asked; see tls.ts): accepts
+ * connections, finds the route, and hands the request to its action. No balancing here. The route table
+ * is swapped by `update()` on reload; requests already running keep the generation they started with, and
+ * the socket stays open, so a reload loses nothing.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http'
+import type { Http2ServerRequest, Http2ServerResponse, Http2Session } from 'node:http2'
 import type { Socket } from 'node:net'
+import type { CertificateTable } from '../model/tls.ts'
+import { adaptH2, createTlsServer, type TlsServer } from './tls.ts'
 import type { ListenerModel, RouteAction } from '../model/build.ts'
 import { RequestScope, type RouteExtras } from '../model/route-extras.ts'
 import type { VirtualHostModel } from '../model/virtual-hosts.ts'
@@ -19,9 +23,12 @@ import { tunnelUpgrade } from './upgrade.ts'
 import { LocalRecord } from '../observe/observer.ts'
 
 export class HttpListener {
-  readonly server: Server<typeof IncomingMessage, typeof ProxyResponse>
+  readonly server: Server<typeof IncomingMessage, typeof ProxyResponse> | TlsServer
   readonly #ctx: ProxyContext
   readonly #tunnels = new Set<Socket>()
+  /** HTTP/2 sessions, to close them gracefully on stop (an HTTP/2 server has no closeIdleConnections). */
+  readonly #sessions = new Set<Http2Session>()
+  readonly #sockets = new Set<Socket>()
   #model: ListenerModel
   /** The model's forwarding options with the port actually bound (the config may say 0). */
   #forwarding: ForwardingOptions
@@ -31,18 +38,41 @@ export class HttpListener {
     this.#model = model
     this.#forwarding = model.forwarding
     this.#ctx = ctx
-    this.server = createServer({
-      ServerResponse: ProxyResponse,
-      headersTimeout: model.config.limits.headerTimeout,
-      keepAliveTimeout: model.config.limits.keepAliveTimeout,
-      // Uploads may take as long as they take; slow clients are bounded by the header timeout here and by
-      // the body limits of a later issue, not by a blanket request timeout that would cut large bodies.
-      requestTimeout: 0,
-      // Node checks the header timeout on this interval (30s by default), which would let a slow client
-      // hold a connection far past a short headerTimeout.
-      connectionsCheckingInterval: Math.max(100, Math.min(1_000, model.config.limits.headerTimeout / 4)),
-    })
-    this.server.on('request', (req, res) => this.#onRequest(req, res))
+    this.server = model.certificates !== undefined
+      ? createTlsServer(model, () => this.#model.certificates ?? (model.certificates as CertificateTable))
+      : createServer({
+          ServerResponse: ProxyResponse,
+          headersTimeout: model.config.limits.headerTimeout,
+          keepAliveTimeout: model.config.limits.keepAliveTimeout,
+          // Uploads may take as long as they take; slow clients are bounded by the header timeout here and by
+          // the body limits of a later issue, not by a blanket request timeout that would cut large bodies.
+          requestTimeout: 0,
+          // Node checks the header timeout on this interval (30s by default), which would let a slow client
+          // hold a connection far past a short headerTimeout.
+          connectionsCheckingInterval: Math.max(100, Math.min(1_000, model.config.limits.headerTimeout / 4)),
+        })
+    if (model.certificates === undefined) this.server.on('request', (req: IncomingMessage, res: ProxyResponse) => this.#onRequest(req, res))
+    else {
+      this.server.on('request', (req: IncomingMessage | Http2ServerRequest, res: ProxyResponse | Http2ServerResponse) => {
+        if (req.httpVersionMajor === 2) adaptH2(req as Http2ServerRequest, res as Http2ServerResponse)
+        const hsts = this.#model.hsts
+        if (hsts !== undefined) res.setHeader('strict-transport-security', hsts)
+        // The HTTP/2 request and response, adapted, offer what the HTTP/1.1 path uses.
+        this.#onRequest(req as IncomingMessage, res as ProxyResponse)
+      })
+      if (!('closeAllConnections' in this.server)) {
+        // An HTTP/2 server cannot close its HTTP/1.1 connections itself; keep them to end them on stop.
+        this.server.on('secureConnection', (socket: Socket) => {
+          this.#sockets.add(socket)
+          socket.once('close', () => this.#sockets.delete(socket))
+        })
+      }
+      this.server.on('session', (session: Http2Session) => {
+        this.#sessions.add(session)
+        session.once('close', () => this.#sessions.delete(session))
+        if (this.#stopping) session.close()
+      })
+    }
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.#onUpgrade(req, socket, head))
     const observer = ctx.observer
     if (observer !== undefined) {
@@ -89,8 +119,14 @@ export class HttpListener {
   update(model: ListenerModel): void {
     this.#model = model
     this.#forwarding = { ...model.forwarding, port: String(this.port) }
-    this.server.headersTimeout = model.config.limits.headerTimeout
-    this.server.keepAliveTimeout = model.config.limits.keepAliveTimeout
+    if (model.certificates !== undefined) {
+      // New handshakes without SNI get the new default certificate; SNI lookups read the model already.
+      (this.server as TlsServer).setSecureContext(model.certificates.defaultOptions)
+    }
+    if ('headersTimeout' in this.server) {
+      this.server.headersTimeout = model.config.limits.headerTimeout
+      this.server.keepAliveTimeout = model.config.limits.keepAliveTimeout
+    }
   }
 
   #onRequest(req: IncomingMessage, res: ProxyResponse): void {
@@ -217,11 +253,12 @@ export class HttpListener {
     return 0
   }
 
-  /** nginx's auto redirect target: absolute, with $host and the listener's port unless 80, and the query. */
+  /** nginx's auto redirect target: absolute, with $host and the listener's port unless the scheme's default, and the query. */
   #slashLocation(scope: RequestScope, uri: string): string {
-    const port = this.#forwarding.port === '80' ? '' : `:${this.#forwarding.port}`
+    const scheme = this.#forwarding.proto
+    const port = this.#forwarding.port === (scheme === 'https' ? '443' : '80') ? '' : `:${this.#forwarding.port}`
     const args = targetArgs(scope.url)
-    return `http://${hostVariable(scope)}${port}${escapeUri(uri)}/${args === '' ? '' : `?${args}`}`
+    return `${scheme}://${hostVariable(scope)}${port}${escapeUri(uri)}/${args === '' ? '' : `?${args}`}`
   }
 
   #onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
@@ -264,12 +301,18 @@ export class HttpListener {
         clearTimeout(deadline)
         resolve()
       }
-      this.server.close(finish)
-      this.server.closeIdleConnections()
+      const server = this.server
+      server.close(finish)
+      // HTTP/2 sessions get a GOAWAY: streams running finish, no new ones start.
+      for (const s of this.#sessions) s.close()
+      const closeIdle = (): void => { if ('closeIdleConnections' in server) server.closeIdleConnections() }
+      closeIdle()
       // A keep-alive connection turns idle when its last response ends; close it then.
-      const idleSweep = setInterval(() => this.server.closeIdleConnections(), 50)
+      const idleSweep = setInterval(closeIdle, 50)
       const deadline = setTimeout(() => {
-        this.server.closeAllConnections()
+        if ('closeAllConnections' in server) server.closeAllConnections()
+        for (const s of this.#sessions) s.destroy()
+        for (const s of this.#sockets) s.destroy()
         for (const s of this.#tunnels) s.destroy()
         setImmediate(finish)
       }, drainTimeout)

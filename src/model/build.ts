@@ -5,7 +5,7 @@
  */
 import { algorithms } from '../balancing/registry.ts'
 import { parseListenAddress, parseTargetAddress } from '../config/address.ts'
-import type { Config, ListenerConfig, LocationConfig, RouteConfig } from '../config/schema.ts'
+import { redirectLocation, type Config, type ListenerConfig, type LocationConfig, type RouteConfig } from '../config/schema.ts'
 import { Router } from '../router/match.ts'
 import type { ServerTable } from '../router/nginx.ts'
 import { TargetGroup } from '../targets/target-group.ts'
@@ -14,6 +14,7 @@ import type { HealthStore } from '../targets/target-health.ts'
 import type { ForwardingOptions } from '../upstream/request-headers.ts'
 import { compileTemplate, type Template } from '../upstream/templates.ts'
 import { GroupChooser } from './group-chooser.ts'
+import { CertificateTable, hstsValue } from './tls.ts'
 import { AccessCache, RouteExtras } from './route-extras.ts'
 import { buildVirtualHosts, type VirtualHostModel } from './virtual-hosts.ts'
 
@@ -45,7 +46,7 @@ export interface ListenerModel {
   /** undefined = all addresses. */
   readonly host: string | undefined
   readonly port: number
-  /** "host:port" identity of the socket, to match listeners across reloads. */
+  /** "host:port" identity of the socket (plus "/https", "+h2"), to match listeners across reloads. */
   readonly key: string
   readonly router: Router<RouteAction>
   readonly forwarding: ForwardingOptions
@@ -53,6 +54,10 @@ export interface ListenerModel {
   readonly virtualHosts: ServerTable<VirtualHostModel> | undefined
   /** Listener-level access, body limit and error pages, for requests no route takes; undefined when unused. */
   readonly fallback: RouteExtras | undefined
+  /** https listeners: the certificates by SNI name. */
+  readonly certificates: CertificateTable | undefined
+  /** https listeners with hsts: the Strict-Transport-Security value. */
+  readonly hsts: string | undefined
 }
 
 export interface Model {
@@ -71,7 +76,7 @@ type ActionConfig = Pick<RouteConfig, 'forward' | 'redirect' | 'respond'> | Loca
 
 /** Whether a route's own answer (redirect location, respond body) has variables. */
 export function templated(route: ActionConfig): boolean {
-  return (route.redirect !== undefined && compileTemplate(route.redirect.location).constant === undefined)
+  return (route.redirect !== undefined && compileTemplate(redirectLocation(route.redirect)).constant === undefined)
     || (route.respond !== undefined && compileTemplate(route.respond.body).constant === undefined)
 }
 
@@ -87,8 +92,9 @@ export function buildAction(route: ActionConfig, index: number, groups: Readonly
     return { kind: 'forward', groups: new GroupChooser(entries), index, extras }
   }
   if (route.redirect !== undefined) {
-    const template = compileTemplate(route.redirect.location)
-    return { kind: 'redirect', ...route.redirect, index, template: template.constant === undefined ? template : undefined, extras }
+    const location = redirectLocation(route.redirect)
+    const template = compileTemplate(location)
+    return { kind: 'redirect', location, status: route.redirect.status, index, template: template.constant === undefined ? template : undefined, extras }
   }
   if (route.respond !== undefined) {
     const r = route.respond
@@ -143,8 +149,14 @@ export function buildModel(config: Config, store: TargetStateStore, health: Heal
   const listeners = config.listeners.map((l): ListenerModel => {
     const { host, port } = must(parseListenAddress(l.listen), `listener ${l.name}`)
     return {
-      name: l.name, config: l, host, port, key: `${host ?? '*'}:${port}`, ...buildListener(l, groups),
-      forwarding: { forwardedHeaders: l.forwardedHeaders, requestId: l.requestId, port: String(port), proto: 'http' },
+      // The server differs by protocol, so a listener that changes it is a new one (a restart, as the port is taken).
+      name: l.name, config: l, host, port, key: `${host ?? '*'}:${port}${l.protocol === 'https' ? `/https${l.http2 ? '+h2' : ''}` : ''}${
+        // Each port-0 listener gets its own socket: only the name tells two of them apart across reloads.
+        port === 0 ? `#${l.name}` : ''}`,
+      ...buildListener(l, groups),
+      forwarding: { forwardedHeaders: l.forwardedHeaders, requestId: l.requestId, port: String(port), proto: l.protocol },
+      certificates: l.tls === undefined ? undefined : new CertificateTable(l.tls),
+      hsts: hstsValue(l),
     }
   })
   return { config, listeners, groups }

@@ -2,6 +2,7 @@
  * One undici `Pool` of keep-alive connections per target, shared by every group and generation that
  * uses the same target with the same connection settings, so a reload keeps warm connections.
  */
+import { readFileSync } from 'node:fs'
 import { Pool } from 'undici'
 import type { TargetGroupConfig } from '../config/schema.ts'
 
@@ -9,6 +10,16 @@ export interface PoolSettings {
   readonly connections: number
   readonly connectTimeout: number
   readonly keepAlive: number
+  /** protocol: https groups: how to verify the targets. undefined speaks plain HTTP. */
+  readonly tls: UpstreamTls | undefined
+}
+
+export interface UpstreamTls {
+  /** The CA file's path (for the pool key) and its PEM; undefined uses the system CAs. */
+  readonly caFile: string | undefined
+  readonly ca: Buffer | undefined
+  readonly serverName: string | undefined
+  readonly rejectUnauthorized: boolean
 }
 
 export function poolSettings(group: TargetGroupConfig): PoolSettings {
@@ -16,11 +27,19 @@ export function poolSettings(group: TargetGroupConfig): PoolSettings {
     connections: group.connections,
     connectTimeout: group.timeouts.connect,
     keepAlive: group.timeouts.keepAlive,
+    // The CA is read with the settings, which are made once per generation: a reload re-reads it.
+    tls: group.protocol !== 'https' ? undefined : {
+      caFile: group.tls?.ca,
+      ca: group.tls?.ca === undefined ? undefined : readFileSync(group.tls.ca),
+      serverName: group.tls?.serverName,
+      rejectUnauthorized: group.tls?.insecureSkipVerify !== true,
+    },
   }
 }
 
 function keyOf(host: string, port: number, s: PoolSettings): string {
-  return `${host}|${port}|${s.connections}|${s.connectTimeout}|${s.keepAlive}`
+  const tls = s.tls === undefined ? '' : `|https|${s.tls.caFile ?? ''}|${s.tls.ca?.toString('base64') ?? ''}|${s.tls.serverName ?? ''}|${s.tls.rejectUnauthorized}`
+  return `${host}|${port}|${s.connections}|${s.connectTimeout}|${s.keepAlive}${tls}`
 }
 
 export class PoolRegistry {
@@ -42,11 +61,20 @@ export class PoolRegistry {
     const key = keyOf(host, port, settings)
     let pool = this.#pools.get(key)
     if (pool === undefined) {
-      const origin = host.includes(':') ? `http://[${host}]:${port}` : `http://${host}:${port}`
+      const scheme = settings.tls === undefined ? 'http' : 'https'
+      const origin = host.includes(':') ? `${scheme}://[${host}]:${port}` : `${scheme}://${host}:${port}`
+      const tls = settings.tls
       pool = new Pool(origin, {
         connections: settings.connections,
         pipelining: 1,
-        connect: { timeout: settings.connectTimeout === 0 ? 600_000 : settings.connectTimeout },
+        connect: {
+          timeout: settings.connectTimeout === 0 ? 600_000 : settings.connectTimeout,
+          ...(tls === undefined ? {} : {
+            ca: tls.ca, rejectUnauthorized: tls.rejectUnauthorized,
+            // SNI carries names only; for an IP target without serverName none is sent, and the IP is checked.
+            ...(tls.serverName !== undefined ? { servername: tls.serverName } : {}),
+          }),
+        },
         keepAliveTimeout: settings.keepAlive,
         keepAliveMaxTimeout: Math.max(settings.keepAlive, 1_000),
         // A target's keep-alive hint shorter than ours wins, less this margin, so we don't reuse a socket

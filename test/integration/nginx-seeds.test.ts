@@ -107,7 +107,7 @@ test('seed 002: start refuses with the same messages', async (t) => {
   for (const p of SEED_002_PROBLEMS) assert.ok(result.stderr.includes(`${dir}/${p}`), result.stderr)
 })
 
-test('seed 002 fixed as the post meant it: the only problem left is that TLS listeners do not exist yet', async (t) => {
+test('seed 002 fixed as the post meant it: the only problem left is that the translator does not map TLS yet', async (t) => {
   const dir = seed002(t)
   const site = join(dir, 'sites-enabled/momo.conf')
   const text = readFileSync(site, 'utf8')
@@ -118,6 +118,6 @@ test('seed 002 fixed as the post meant it: the only problem left is that TLS lis
   writeFileSync(main, readFileSync(main, 'utf8').replace('http {\n', `http {\n${upstream}`))
   const result = await runFulcrum(t, ['validate', '-c', join(dir, 'nginx.conf')])
   assert.equal(result.code, 1)
-  assert.match(result.stderr, /momo\.conf:2: listen 443 ssl: TLS listeners are not supported yet/)
+  assert.match(result.stderr, /momo\.conf:2: listen 443 ssl: the nginx translator does not map TLS yet/)
   assert.equal(result.stderr.trim().split('\n').length, 2, result.stderr)
 })

@@ -61,3 +61,19 @@ test('a reload whose new listener cannot open changes nothing', async (t) => {
   assert.deepEqual(await get(lb.url()), { status: 200, body: `Response from ${backend.port}` })
   assert.deepEqual(Object.keys(lb.balancer.ports()), ['web'])
 })
+
+test('two listeners on port 0 get a port each and keep them across a reload', async (t) => {
+  const backend = await new Backend().start()
+  t.after(() => backend.close())
+  const config = (): ReturnType<typeof simpleConfig> => {
+    const c = simpleConfig([backend.address])
+    ;(c.listeners as unknown[]).push({ name: 'second', protocol: 'http', listen: '127.0.0.1:0', routes: [{ forward: 'app' }] })
+    return c
+  }
+  const lb = await startBalancer(t, config())
+  const before = lb.balancer.ports()
+  assert.ok(before.web > 0 && before.second > 0 && before.web !== before.second)
+  await lb.reload(config())
+  assert.deepEqual(lb.balancer.ports(), before)
+  assert.equal((await get(lb.url('second'))).status, 200)
+})

@@ -111,7 +111,7 @@ export const DIRECTIVES: Record<string, Spec | Spec[]> = {
   allow: spec([...HTTP3, 'stream', 'stream-server'], 1, 1, 'allow ADDRESS | CIDR | all', { multi: true }),
   deny: spec([...HTTP3, 'stream', 'stream-server'], 1, 1, 'deny ADDRESS | CIDR | all', { multi: true }),
 
-  // TLS: checked as nginx checks them, but TLS listeners do not exist yet (listen … ssl is refused).
+  // TLS: checked as nginx checks them, but not translated yet (listen … ssl is refused).
   ssl_certificate: spec([...HTTP2, 'stream', 'stream-server'], 1, 1, 'ssl_certificate FILE', { multi: true, noEffect: true }),
   ssl_certificate_key: spec([...HTTP2, 'stream', 'stream-server'], 1, 1, 'ssl_certificate_key FILE', { multi: true, noEffect: true }),
   ssl_protocols: spec([...HTTP2, 'stream', 'stream-server'], 1, MANY, 'ssl_protocols [TLSv1.2] [TLSv1.3]', { noEffect: true }),
@@ -215,8 +215,8 @@ export const UNSUPPORTED: Record<string, string> = {
   real_ip_header: REAL_IP,
   set_real_ip_from: REAL_IP,
   real_ip_recursive: REAL_IP,
-  ssl_client_certificate: 'TLS listeners do not exist yet',
-  ssl_verify_client: 'TLS listeners do not exist yet',
+  ssl_client_certificate: 'client certificates (mutual TLS) are not supported yet',
+  ssl_verify_client: 'client certificates (mutual TLS) are not supported yet',
   sub_filter: 'response bodies pass unchanged',
   expires: 'use add_header Cache-Control …',
   mirror: 'send copies from the application',

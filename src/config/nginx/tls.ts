@@ -1,7 +1,7 @@
 /**
  * Certificate checks as nginx makes them at start: every ssl_certificate in effect for a server (its own,
- * else http's) must load, with a key for each, and `listen … ssl` needs one. TLS listeners do not exist
- * in Fulcrum yet (translate.ts reports `listen … ssl`), but a broken certificate is a broken nginx file.
+ * else http's) must load, with a key for each, and `listen … ssl` needs one. The translator does not
+ * map TLS onto Fulcrum's https listeners yet (translate.ts reports `listen … ssl`), but a broken certificate is a broken nginx file.
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'

@@ -147,8 +147,8 @@ function readListen(d: Directive, report: Report): Listen | undefined {
   let isDefault = false
   for (const param of params) {
     if (param === 'default_server' || param === 'default') isDefault = true
-    else if (param === 'ssl') report.fulcrum(d, `listen ${address} ssl: TLS listeners are not supported yet; Fulcrum would serve plain HTTP on this port, so it refuses`)
-    else if (param === 'http2' || param === 'quic') report.fulcrum(d, `listen ${address} ${param}: HTTP/2 and HTTP/3 listeners are not supported yet`)
+    else if (param === 'ssl') report.fulcrum(d, `listen ${address} ssl: the nginx translator does not map TLS yet (write an https listener in YAML); Fulcrum would serve plain HTTP on this port, so it refuses`)
+    else if (param === 'http2' || param === 'quic') report.fulcrum(d, `listen ${address} ${param}: the nginx translator does not map HTTP/2 or HTTP/3 yet`)
     else if (param === 'proxy_protocol') report.fulcrum(d, `listen ${address} proxy_protocol: the PROXY protocol is not supported yet`)
     else if (LISTEN_NO_EFFECT.test(param)) {
       const name = `listen ${param.split('=')[0]}`
