@@ -111,10 +111,12 @@ export const DIRECTIVES: Record<string, Spec | Spec[]> = {
   allow: spec([...HTTP3, 'stream', 'stream-server'], 1, 1, 'allow ADDRESS | CIDR | all', { multi: true }),
   deny: spec([...HTTP3, 'stream', 'stream-server'], 1, 1, 'deny ADDRESS | CIDR | all', { multi: true }),
 
-  // TLS: checked as nginx checks them, but not translated yet (listen … ssl is refused).
-  ssl_certificate: spec([...HTTP2, 'stream', 'stream-server'], 1, 1, 'ssl_certificate FILE', { multi: true, noEffect: true }),
-  ssl_certificate_key: spec([...HTTP2, 'stream', 'stream-server'], 1, 1, 'ssl_certificate_key FILE', { multi: true, noEffect: true }),
-  ssl_protocols: spec([...HTTP2, 'stream', 'stream-server'], 1, MANY, 'ssl_protocols [TLSv1.2] [TLSv1.3]', { noEffect: true }),
+  // TLS: checked as nginx checks them (tls.ts), then mapped onto https listeners (listen … ssl).
+  ssl_certificate: spec([...HTTP2, 'stream', 'stream-server'], 1, 1, 'ssl_certificate FILE', { multi: true }),
+  ssl_certificate_key: spec([...HTTP2, 'stream', 'stream-server'], 1, 1, 'ssl_certificate_key FILE', { multi: true }),
+  ssl_protocols: spec([...HTTP2, 'stream', 'stream-server'], 1, MANY, 'ssl_protocols [TLSv1.2] [TLSv1.3]'),
+  http2: flag(HTTP2, 'http2'),
+  proxy_ssl_verify: flag(HTTP3, 'proxy_ssl_verify'),
 
   // Logs.
   access_log: spec([...HTTP3, 'stream', 'stream-server'], 1, MANY, 'access_log PATH [FORMAT] | off', { multi: true }),
@@ -147,7 +149,7 @@ for (const [names, contexts, min, max] of [
   ['proxy_buffering proxy_buffer_size proxy_buffers proxy_busy_buffers_size proxy_request_buffering proxy_max_temp_file_size proxy_temp_file_write_size proxy_temp_path client_body_temp_path proxy_socket_keepalive proxy_ignore_client_abort', HTTP3, 1, MANY],
   ['client_body_buffer_size client_header_buffer_size large_client_header_buffers client_body_in_file_only client_body_in_single_buffer connection_pool_size request_pool_size', HTTP3, 1, 2],
   ['client_body_timeout send_timeout send_lowat reset_timedout_connection lingering_close lingering_time lingering_timeout keepalive_requests keepalive_time keepalive_disable resolver resolver_timeout', HTTP3, 1, MANY],
-  ['http2 http2_max_concurrent_streams http2_recv_buffer_size http2_chunk_size', HTTP3, 1, 1],
+  ['http2_max_concurrent_streams http2_recv_buffer_size http2_chunk_size', HTTP3, 1, 1],
   ['ssl_ciphers ssl_prefer_server_ciphers ssl_session_cache ssl_session_timeout ssl_session_tickets ssl_dhparam ssl_ecdh_curve ssl_stapling ssl_stapling_verify ssl_buffer_size ssl_early_data', [...HTTP2, 'stream', 'stream-server'], 1, MANY],
   ['zone', ['upstream', 'stream-upstream'], 1, 2],
   ['keepalive_requests keepalive_time', ['upstream'], 1, 1],
@@ -171,7 +173,6 @@ for (const [name, entries] of Object.entries(NO_EFFECT)) {
  */
 const FILES = 'Fulcrum does not serve files; proxy the location or "return" an answer'
 const CACHE = 'Fulcrum does not cache responses'
-const TLS_UPSTREAM = 'Fulcrum speaks plain HTTP to targets; use proxy_pass http://'
 const AUTH = 'put authentication in the application'
 const REAL_IP = '$remote_addr is always the connecting address'
 const OTHER_PASS = 'only HTTP targets are supported; use proxy_pass http://'
@@ -199,9 +200,10 @@ export const UNSUPPORTED: Record<string, string> = {
   proxy_pass_request_body: 'the request body is always passed',
   proxy_cookie_domain: 'cookies pass unchanged',
   proxy_cookie_path: 'cookies pass unchanged',
-  proxy_ssl_certificate: TLS_UPSTREAM,
-  proxy_ssl_verify: TLS_UPSTREAM,
-  proxy_ssl_server_name: TLS_UPSTREAM,
+  proxy_ssl_certificate: 'client certificates to targets are not supported yet',
+  proxy_ssl_trusted_certificate: 'set the CA file as tls.ca on the target group in YAML (with proxy_ssl_verify on, Fulcrum verifies against the system CAs)',
+  proxy_ssl_name: 'Fulcrum sends the target\'s host as SNI; set another name with tls.serverName on the target group in YAML',
+  proxy_ssl_server_name: 'Fulcrum sends the target\'s host as SNI; set another name with tls.serverName on the target group in YAML',
   proxy_bind: 'the system picks the source address',
   limit_req: 'rate limits are planned; keep them in the application for now',
   limit_req_zone: 'rate limits are planned; keep them in the application for now',

@@ -20,6 +20,8 @@ export interface GroupSettings {
   retryTimeout: number
   connect: number
   read: number
+  /** proxy_pass https://: TLS to the targets, verified only with proxy_ssl_verify on (nginx's default is off). */
+  https?: { verify: boolean }
 }
 
 /**
@@ -99,6 +101,10 @@ function upstreamGroup(upstream: Upstream, s: GroupSettings): GroupInput {
     if (server.backup) target.backup = true
     return target
   })
+  if (s.https !== undefined) {
+    group.protocol = 'https'
+    if (!s.https.verify) group.tls = { insecureSkipVerify: true }
+  }
   group.passive = { maxFails: first?.maxFails ?? 1, failTimeout: duration(first?.failTimeout ?? 10_000) }
   // nginx's tries 0 means every server once: Fulcrum never retries a server that already failed the request.
   const tries = !s.retry ? 1 : s.tries === 0 ? Math.max(1, live.length) : s.tries

@@ -6,6 +6,7 @@
  */
 import { lookup } from 'node:dns/promises'
 import { dirname, resolve } from 'node:path'
+import { checkTls as checkConfigTls, resolveTlsPaths } from '../semantic-tls.ts'
 import { findingsFromIssues } from '../issues.ts'
 import { formatPath } from '../problem.ts'
 import type { ConfigProblem, Finding, Path } from '../problem.ts'
@@ -116,9 +117,12 @@ function validateInput(file: string, read: NginxInput): NginxLoad {
       const findings = findingsFromIssues(parsed.error.issues, read.input, configSchema)
       return { ok: false, problems: tidy(findings.map(problem)) }
     }
-    const checked = checkConfig(parsed.data, (path) => at(path)?.line)
+    // Certificate paths are relative to the main file's folder, as in a YAML file.
+    const withPaths = resolveTlsPaths(parsed.data, dirname(file))
+    const checked = checkConfig(withPaths, (path) => at(path)?.line)
+    checkConfigTls(withPaths, checked.problems)
     if (checked.problems.length > 0) return { ok: false, problems: tidy(checked.problems.map(problem)) }
-    const config = { ...parsed.data, dataDir: resolve(dirname(file), parsed.data.dataDir) }
+    const config = { ...withPaths, dataDir: resolve(dirname(file), parsed.data.dataDir) }
     const warnings = tidy([...read.warnings, ...checked.warnings.map(problem)])
     return { ok: true, config, input: read.input, warnings }
   } catch (err) {

@@ -162,11 +162,8 @@ function readProxyPass(d: Directive, selector: Selector | undefined, level: Leve
     scope.report.nginx(d, `proxy_pass needs a scheme: write http://${url}`)
     return
   }
-  if (scheme[1].toLowerCase() === 'https') {
-    scope.report.fulcrum(d, 'proxy_pass https:// (TLS to targets) is not supported yet; use http://')
-    return
-  }
-  if (scheme[1].toLowerCase() !== 'http') {
+  const https = scheme[1].toLowerCase() === 'https'
+  if (!https && scheme[1].toLowerCase() !== 'http') {
     scope.report.nginx(d, `invalid URL prefix "${scheme[0]}" in proxy_pass; write http://…`)
     return
   }
@@ -182,7 +179,7 @@ function readProxyPass(d: Directive, selector: Selector | undefined, level: Leve
     scope.report.nginx(d, '"proxy_pass" cannot have a URI part in a location given by a regular expression; remove the URI part (the request URI is passed as it is)')
     return
   }
-  const settings = groupSettings(level)
+  const settings: GroupSettings = { ...groupSettings(level), ...(https ? { https: { verify: level.sslVerify === true } } : {}) }
   const colon = authority.lastIndexOf(':')
   const name = colon > authority.lastIndexOf(']') && colon >= 0 ? authority.slice(0, colon) : authority
   const upstream = scope.upstreams.get(name.toLowerCase())
@@ -196,7 +193,7 @@ function readProxyPass(d: Directive, selector: Selector | undefined, level: Leve
     group = scope.groups.forUpstream(upstream, settings)
     proxyHost = upstream.name
   } else {
-    const parsed = parseHostPort(authority, 80, false)
+    const parsed = parseHostPort(authority, https ? 443 : 80, false)
     if (parsed === undefined || parsed.host === undefined) {
       scope.report.nginx(d, `invalid host "${authority}" in proxy_pass; write http://UPSTREAM or http://HOST:PORT`)
       return
@@ -208,7 +205,7 @@ function readProxyPass(d: Directive, selector: Selector | undefined, level: Leve
     }
     const address = joinHostPort(parsed.host, parsed.port)
     group = scope.groups.forAddress(address, settings, d)
-    proxyHost = parsed.port === 80 ? (parsed.host.includes(':') ? `[${parsed.host}]` : parsed.host) : address
+    proxyHost = parsed.port === (https ? 443 : 80) ? (parsed.host.includes(':') ? `[${parsed.host}]` : parsed.host) : address
   }
   into.forward = group
   const proxy: Out = {}

@@ -28,6 +28,8 @@ export interface Level {
   defaultType?: string
   keepAlive?: { ms: number; at: Directive }
   headerTimeout?: number
+  /** proxy_ssl_verify on (nginx's default is off). */
+  sslVerify?: boolean
 }
 
 /** nginx's own log format. */
@@ -115,6 +117,9 @@ export function readLevel(
         break
       case 'proxy_connect_timeout':
         level.connect = time(d)
+        break
+      case 'proxy_ssl_verify':
+        level.sslVerify = d.args[0] === 'on'
         break
       case 'proxy_read_timeout':
         level.read = time(d)

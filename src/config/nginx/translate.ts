@@ -13,7 +13,8 @@ import { Report } from './problems.ts'
 import { COMBINED, inherit, readLevel, readLogFormats } from './settings.ts'
 import type { AccessLog, Level } from './settings.ts'
 import type { Directive } from './syntax.ts'
-import { checkTls } from './tls.ts'
+import { checkTls, readServerTls } from './tls.ts'
+import type { ServerTls } from './tls.ts'
 import { readUpstream } from './upstream.ts'
 import type { Upstream } from './upstream.ts'
 import { compiles, isIpAddress, joinHostPort, parseHostPort } from './values.ts'
@@ -34,8 +35,8 @@ export interface Translation {
 /** nginx's client_max_body_size default. */
 const MAX_BODY_DEFAULT = 1024 * 1024
 
-type Listen = { key: string; host: string | undefined; port: number; default: boolean; at: Directive }
-type Server = { block: Directive; listens: Listen[]; names: string[]; level: Level }
+type Listen = { key: string; host: string | undefined; port: number; default: boolean; ssl: boolean; http2: boolean; at: Directive }
+type Server = { block: Directive; listens: Listen[]; names: string[]; level: Level; tls: ServerTls }
 
 export function translate(tree: readonly Directive[], checked: Checked, mainFile: string): Translation {
   const report = new Report()
@@ -81,7 +82,7 @@ export function translate(tree: readonly Directive[], checked: Checked, mainFile
 
   const serverBlocks = body.filter((d) => d.name === 'server' && d.block !== undefined && valid(d))
   checkTls(body, serverBlocks, valid, report, mainFile)
-  const servers = serverBlocks.map((d) => readServer(d, httpLevel, scope))
+  const servers = serverBlocks.map((d) => readServer(d, httpLevel, scope, readServerTls(body, d, valid, report)))
   const listeners = groupListeners(servers, report)
   input.listeners = [...listeners.entries()].map(([key, list], i) => buildListener(key, list, httpLevel, scope, `listeners[${i}]`))
   if (servers.length === 0 && http !== undefined) report.fulcrum(http, 'the http block has no server blocks, so there is nothing to serve; add server { listen PORT; location / { … } }')
@@ -103,7 +104,7 @@ function* everyUpstream(list: readonly Directive[]): Generator<Directive> {
   }
 }
 
-function readServer(block: Directive, httpLevel: Level, scope: Scope): Server {
+function readServer(block: Directive, httpLevel: Level, scope: Scope, tls: ServerTls): Server {
   const body = block.block ?? []
   const listens: Listen[] = []
   const names: string[] = []
@@ -127,8 +128,8 @@ function readServer(block: Directive, httpLevel: Level, scope: Scope): Server {
     }
   }
   // nginx's default: listen *:80 (*:8000 when not started as root).
-  if (listens.length === 0) listens.push({ key: '*:80', host: undefined, port: 80, default: false, at: block })
-  return { block, listens, names, level: inherit(httpLevel, readLevel(body, scope.valid, scope.report, scope.formats)) }
+  if (listens.length === 0) listens.push({ key: '*:80', host: undefined, port: 80, default: false, ssl: false, http2: false, at: block })
+  return { block, listens, names, tls, level: inherit(httpLevel, readLevel(body, scope.valid, scope.report, scope.formats)) }
 }
 
 const LISTEN_NO_EFFECT = /^(backlog|rcvbuf|sndbuf|fastopen|accept_filter|setfib|so_keepalive|ipv6only)=|^(deferred|bind|reuseport)$/
@@ -145,10 +146,13 @@ function readListen(d: Directive, report: Report): Listen | undefined {
     return undefined
   }
   let isDefault = false
+  let ssl = false
+  let http2 = false
   for (const param of params) {
     if (param === 'default_server' || param === 'default') isDefault = true
-    else if (param === 'ssl') report.fulcrum(d, `listen ${address} ssl: the nginx translator does not map TLS yet (write an https listener in YAML); Fulcrum would serve plain HTTP on this port, so it refuses`)
-    else if (param === 'http2' || param === 'quic') report.fulcrum(d, `listen ${address} ${param}: the nginx translator does not map HTTP/2 or HTTP/3 yet`)
+    else if (param === 'ssl') ssl = true
+    else if (param === 'http2') http2 = true
+    else if (param === 'quic') report.fulcrum(d, `listen ${address} quic: HTTP/3 is not supported yet`)
     else if (param === 'proxy_protocol') report.fulcrum(d, `listen ${address} proxy_protocol: the PROXY protocol is not supported yet`)
     else if (LISTEN_NO_EFFECT.test(param)) {
       const name = `listen ${param.split('=')[0]}`
@@ -157,7 +161,7 @@ function readListen(d: Directive, report: Report): Listen | undefined {
   }
   const host = parsed.host?.toLowerCase()
   const key = host === undefined ? `*:${parsed.port}` : joinHostPort(host, parsed.port)
-  return { key, host, port: parsed.port, default: isDefault, at: d }
+  return { key, host, port: parsed.port, default: isDefault, ssl, http2, at: d }
 }
 
 /**
@@ -207,6 +211,13 @@ function buildListener(key: string, entries: { server: Server; listen: Listen }[
     // Read before nginx knows the server name, so the default server's values hold for the whole address.
     limits: { headerTimeout: duration(level.headerTimeout ?? 60_000), keepAliveTimeout: duration(level.keepAlive?.ms ?? 75_000) },
     maxBodyBytes: httpLevel.maxBody ?? MAX_BODY_DEFAULT,
+  }
+  if (entries.some((e) => e.listen.ssl)) addTls(listener, key, entries, scope.report)
+  else {
+    const listen = entries.find((e) => e.listen.http2)?.listen.at
+    if (listen !== undefined) scope.report.fulcrum(listen, `listen ${listen.args[0]} http2: HTTP/2 without TLS (h2c) is not supported; add ssl or remove http2`)
+    const h2 = entries.find((e) => e.server.tls.http2)
+    if (h2 !== undefined) scope.report.warn(h2.listen.at, `http2 on: HTTP/2 without TLS (h2c) is not supported, so ${key} serves HTTP/1.1 only; add ssl to the listen for h2`)
   }
   if (httpLevel.access !== undefined) listener.access = httpLevel.access
   const names = new Map<string, number>()
@@ -276,4 +287,36 @@ function checkKeepAlive(entries: { server: Server }[], level: Level, key: string
       return
     }
   }
+}
+
+/**
+ * `listen … ssl` -> an https listener: every server on the address brings its certificates (SNI picks by
+ * their names), the lowest ssl_protocols version becomes minVersion, and http2 on any listen turns h2 on.
+ */
+function addTls(listener: Out, key: string, entries: { server: Server; listen: Listen }[], report: Report): void {
+  // As in nginx, ssl on one listen makes the whole address TLS; every server on it needs a certificate.
+  const ssl = entries.find((e) => e.listen.ssl)!.listen.at
+  for (const { server, listen } of entries) {
+    if (listen.ssl || server.tls.certificates.length > 0) continue
+    report.nginx(listen.at, `no "ssl_certificate" is defined for the "listen ... ssl" directive in ${ssl.file}:${ssl.line}; add ssl_certificate and ssl_certificate_key to this server too`)
+  }
+  const certificates: Out[] = []
+  const seen = new Set<string>()
+  for (const { server } of entries) {
+    for (const pair of server.tls.certificates) {
+      const id = `${pair.cert}\0${pair.key}`
+      if (seen.has(id)) continue
+      seen.add(id)
+      certificates.push({ cert: pair.cert, key: pair.key })
+    }
+  }
+  const versions = entries.map((e) => e.server.tls.minVersion).filter((v) => v !== undefined)
+  const minVersion = versions.includes('TLSv1.2') || versions.length === 0 ? 'TLSv1.2' : 'TLSv1.3'
+  if (new Set(versions).size > 1) {
+    const other = entries.find((e) => e.server.tls.minVersion !== undefined && e.server.tls.minVersion !== minVersion)
+    if (other !== undefined) report.warn(other.listen.at, `ssl_protocols differ between the servers on ${key}; Fulcrum has one minimum TLS version per listener and uses ${minVersion}`)
+  }
+  listener.protocol = 'https'
+  listener.tls = { certificates, minVersion }
+  listener.http2 = entries.some((e) => e.listen.http2 || e.server.tls.http2)
 }
