@@ -8,12 +8,12 @@ import type { IncomingMessage, IncomingHttpHeaders } from 'node:http'
 import { Transform, type TransformCallback } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import type { RequestFacts } from '../balancing/algorithm.ts'
-import type { RetryCondition } from '../config/schema.ts'
 import { abandonAttempt, beginAttempt, recordFailure, recordSuccess } from '../health/passive.ts'
 import { observeLatency } from '../targets/latency.ts'
 import { TriedSet, type GroupTarget, type TargetGroup } from '../targets/target-group.ts'
 import { classifyUpstreamError, statusFailure, type AttemptFailure } from './errors.ts'
-import { poolSettings, type PoolRegistry, type PoolSettings } from './pool.ts'
+import type { PoolRegistry } from './pool.ts'
+import { IDEMPOTENT, RETRY_BODY_LIMIT, RETRY_STATUS, settingsOf } from './retry-rules.ts'
 import { buildNginxUpstreamHeaders, buildUpstreamHeaders, clientResponseHeaders, type ForwardingOptions, type HeaderFacts } from './request-headers.ts'
 import { sendError, type ProxyResponse } from './response.ts'
 import type { RequestObserver, RequestRecord } from '../observe/observer.ts'
@@ -30,25 +30,6 @@ export interface ProxyContext {
   /** Passive health transitions, for logs (and later metrics). */
   onTargetDown(group: TargetGroup, target: GroupTarget, reason: string): void
   onTargetUp(group: TargetGroup, target: GroupTarget): void
-}
-
-const IDEMPOTENT: Readonly<Record<string, true>> = { GET: true, HEAD: true, OPTIONS: true, PUT: true, DELETE: true, TRACE: true }
-const RETRY_STATUS: Readonly<Record<number, RetryCondition>> = {
-  500: 'http_500', 502: 'http_502', 503: 'http_503', 504: 'http_504', 403: 'http_403', 404: 'http_404', 429: 'http_429',
-}
-
-/**
- * Request bodies up to this size are read before the first attempt, as nginx buffers them, so that a retry
- * can send them again. Larger or chunked bodies stream through and can be retried only before their first
- * byte was sent.
- */
-export const RETRY_BODY_LIMIT = 64 * 1024
-
-const settingsCache = new WeakMap<TargetGroup, PoolSettings>()
-function settingsOf(group: TargetGroup): PoolSettings {
-  let s = settingsCache.get(group)
-  if (s === undefined) settingsCache.set(group, (s = poolSettings(group.config)))
-  return s
 }
 
 /**

@@ -1,0 +1,27 @@
+/**
+ * The fixed rules of retrying and the per-group pool settings the proxy reads on every attempt: which
+ * methods are idempotent, which target statuses map to which `retries.on` condition, and how much of a
+ * request body is kept so that a retry can send it again.
+ */
+import type { RetryCondition } from '../config/schema.ts'
+import type { TargetGroup } from '../targets/target-group.ts'
+import { poolSettings, type PoolSettings } from './pool.ts'
+
+export const IDEMPOTENT: Readonly<Record<string, true>> = { GET: true, HEAD: true, OPTIONS: true, PUT: true, DELETE: true, TRACE: true }
+export const RETRY_STATUS: Readonly<Record<number, RetryCondition>> = {
+  500: 'http_500', 502: 'http_502', 503: 'http_503', 504: 'http_504', 403: 'http_403', 404: 'http_404', 429: 'http_429',
+}
+
+/**
+ * Request bodies up to this size are read before the first attempt, as nginx buffers them, so that a retry
+ * can send them again. Larger or chunked bodies stream through and can be retried only before their first
+ * byte was sent.
+ */
+export const RETRY_BODY_LIMIT = 64 * 1024
+
+const settingsCache = new WeakMap<TargetGroup, PoolSettings>()
+export function settingsOf(group: TargetGroup): PoolSettings {
+  let s = settingsCache.get(group)
+  if (s === undefined) settingsCache.set(group, (s = poolSettings(group.config)))
+  return s
+}
