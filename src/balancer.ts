@@ -6,8 +6,11 @@
  */
 import type { Logger } from 'pino'
 import type { Config } from './config/schema.ts'
-import { buildModel, type Model } from './model/build.ts'
+import { buildModel, type AnyListenerModel, type Model } from './model/build.ts'
 import { HttpListener } from './listeners/http.ts'
+import { DatagramListener } from './listeners/datagram.ts'
+import type { Listener } from './listeners/listener.ts'
+import { StreamListener } from './listeners/stream.ts'
 import { TargetStateStore } from './targets/target-state.ts'
 import { HealthStore } from './targets/target-health.ts'
 import type { RequestObserver } from './observe/observer.ts'
@@ -44,7 +47,7 @@ export class Balancer {
   readonly pools = new PoolRegistry()
   readonly #log: Logger
   readonly #ctx: ProxyContext
-  readonly #listeners = new Map<string, HttpListener>()
+  readonly #listeners = new Map<string, Listener>()
   readonly #reusePort: boolean
   #model: Model | undefined
 
@@ -79,6 +82,12 @@ export class Balancer {
     return out
   }
 
+  /** The running listener with this name (status and tests). */
+  listener(name: string): Listener | undefined {
+    for (const l of this.#listeners.values()) if (l.model.name === name) return l
+    return undefined
+  }
+
   /** Requests in flight per target address (every group that lists it). */
   inFlight(): Record<string, number> {
     const out: Record<string, number> = {}
@@ -88,10 +97,10 @@ export class Balancer {
 
   async start(config: Config): Promise<void> {
     const model = buildModel(config, this.store, this.health)
-    const opened: HttpListener[] = []
+    const opened: Listener[] = []
     try {
       for (const lm of model.listeners) {
-        const listener = new HttpListener(lm, this.#ctx)
+        const listener = this.#create(lm)
         await listener.listen({ reusePort: this.#reusePort })
         opened.push(listener)
         this.#listeners.set(lm.key, listener)
@@ -111,11 +120,11 @@ export class Balancer {
     if (old === undefined) throw new Error('reload before start')
     const model = buildModel(config, this.store, this.health)
     const wanted = new Map(model.listeners.map((l) => [l.key, l]))
-    const added: HttpListener[] = []
+    const added: Listener[] = []
     try {
       for (const [key, lm] of wanted) {
         if (this.#listeners.has(key)) continue
-        const listener = new HttpListener(lm, this.#ctx)
+        const listener = this.#create(lm)
         await listener.listen({ reusePort: this.#reusePort })
         added.push(listener)
       }
@@ -123,7 +132,7 @@ export class Balancer {
       await Promise.all(added.map((l) => l.close(0)))
       throw err
     }
-    const removed: HttpListener[] = []
+    const removed: Listener[] = []
     for (const [key, listener] of this.#listeners) {
       const lm = wanted.get(key)
       if (lm === undefined) removed.push(listener)
@@ -143,6 +152,12 @@ export class Balancer {
       targetsAdded: [...after].filter((k) => !before.has(k)),
       targetsRemoved: [...before].filter((k) => !after.has(k)),
     }
+  }
+
+  #create(lm: AnyListenerModel): Listener {
+    if (lm.kind === 'stream') return new StreamListener(lm, this.#ctx)
+    if (lm.kind === 'datagram') return new DatagramListener(lm, this.#ctx)
+    return new HttpListener(lm, this.#ctx)
   }
 
   #retainTargets(model: Model): void {

@@ -10,7 +10,7 @@
 import { isIP } from 'node:net'
 import type { RequestFacts } from '../balancing/algorithm.ts'
 import { parseListenAddress } from '../config/address.ts'
-import type { Config, ListenerConfig, RouteConfig } from '../config/schema.ts'
+import { httpListeners, type Config, type HttpListenerConfig, type RouteConfig } from '../config/schema.ts'
 import { buildModel, type ListenerModel, type RouteAction } from '../model/build.ts'
 import type { RouteExtras } from '../model/route-extras.ts'
 import { validHost } from '../router/nginx.ts'
@@ -125,13 +125,13 @@ interface Selection {
 
 export function explainRequest(config: Config, req: ExplainRequest, live: Live, now = performance.now()): Explanation | { error: string } {
   const notes: string[] = []
-  const chosen = chooseListener(config.listeners, req.port, live)
+  const chosen = chooseListener(httpListeners(config), req.port, live)
   if ('error' in chosen) return chosen
   const { listener, chosenBy } = chosen
   const health = new HealthStore(() => now)
   const store = new TargetStateStore()
   const model = buildModel(withLiveTargets(config, live, health, store, notes), store, health)
-  const lm = model.listeners.find((l) => l.name === listener.name)!
+  const lm = model.listeners.find((l): l is ListenerModel => l.kind === 'http' && l.name === listener.name)!
   const sel = lm.virtualHosts === undefined ? selectRoute(listener, lm, req, notes) : selectLocation(listener, lm.virtualHosts, req, notes)
   const { action } = sel
   const taken = sel.verdicts.find((v) => v.matched)
@@ -163,7 +163,7 @@ export function explainRequest(config: Config, req: ExplainRequest, live: Live, 
 }
 
 /** Routes: first match wins; the router decides, explain-route says why. */
-function selectRoute(listener: ListenerConfig, lm: ListenerModel, req: ExplainRequest, notes: string[]): Selection {
+function selectRoute(listener: HttpListenerConfig, lm: ListenerModel, req: ExplainRequest, notes: string[]): Selection {
   const routeReq = { method: req.method, url: req.target, headers: req.headers }
   const { verdicts, taken } = explainRoutes(listener.routes, routeReq)
   const action = lm.router.match(routeReq)
@@ -173,7 +173,7 @@ function selectRoute(listener: ListenerConfig, lm: ListenerModel, req: ExplainRe
 }
 
 /** Virtual hosts, as the listener does: a bad Host or URI is 400, then server_name, then the location. */
-function selectLocation(listener: ListenerConfig, servers: NonNullable<ListenerModel['virtualHosts']>, req: ExplainRequest, notes: string[]): Selection {
+function selectLocation(listener: HttpListenerConfig, servers: NonNullable<ListenerModel['virtualHosts']>, req: ExplainRequest, notes: string[]): Selection {
   const hosts = listener.virtualHosts ?? []
   const raw = req.headers.host
   const host = validHost(Array.isArray(raw) ? raw[0] : raw)
@@ -192,8 +192,9 @@ function selectLocation(listener: ListenerConfig, servers: NonNullable<ListenerM
   return { ...base, uri, verdicts, action: found?.value, forward, slashRedirect: found?.redirect, extras: found?.value.extras ?? vhost.fallback }
 }
 
-function chooseListener(listeners: readonly ListenerConfig[], port: number, live: Live): { listener: ListenerConfig; port: number; chosenBy: string } | { error: string } {
-  const portOf = (l: ListenerConfig): number => {
+function chooseListener(listeners: readonly HttpListenerConfig[], port: number, live: Live): { listener: HttpListenerConfig; port: number; chosenBy: string } | { error: string } {
+  if (listeners.length === 0) return { error: 'the config has no http or https listener; explain follows an HTTP request (tcp, udp and tls-passthrough listeners forward to their one group)' }
+  const portOf = (l: HttpListenerConfig): number => {
     const configured = parseListenAddress(l.listen)
     const p = 'error' in configured ? 0 : configured.port
     // Port 0 means "any free port": only the running balancer knows which one it got.

@@ -81,7 +81,7 @@ test('a union reports the branch that was meant, not every branch', () => {
 test('literal choices, prefixes and record names say how to fix them', () => {
   const yaml = `listeners:
   - name: web
-    protocol: tcp
+    protocol: http
     listen: 8080
     routes:
       - match: { path: api/ }
@@ -90,10 +90,20 @@ targetGroups:
   "bad name": {}
 `
   assert.deepEqual(errors(yaml), [
-    'f.yaml:3:15 listeners[0].protocol: expected one of: http, https; found "tcp"',
     'f.yaml:6:24 listeners[0].routes[0].match.path: expected text starting with "/", found "api/"; write "/api/"',
     'f.yaml:7:45 listeners[0].routes[0].redirect.status: expected 301, 302, 303, 307 or 308, found 200',
     'f.yaml:9:3 targetGroups["bad name"]: invalid name "bad name": use only letters, digits, "_", "." and "-"',
+  ])
+  // The protocol says which kind of listener this is, so an unknown one is reported alone, with the choices.
+  assert.deepEqual(errors('listeners:\n  - { name: web, protocol: htps, listen: 8080 }\n'), [
+    'f.yaml:2:28 listeners[0].protocol: expected one of: http, https, tcp, udp, tls-passthrough; found "htps"; did you mean "https"?',
+  ])
+  assert.deepEqual(errors('listeners:\n  - { name: web, listen: 8080 }\n'), [
+    'f.yaml:2:5 listeners[0]: missing required key "protocol" (one of: http, https, tcp, udp, tls-passthrough)',
+  ])
+  // Unknown keys list what this kind of listener takes.
+  assert.deepEqual(errors('listeners:\n  - { name: edge, protocol: tcp, listen: 9000, forward: app, routes: [] }\ntargetGroups: { app: {} }\n'), [
+    'f.yaml:2:62 listeners[0].routes: unknown key "routes" (expected one of: protocol, name, listen, proxyProtocol, acceptProxyProtocol, idleTimeout, prereadTimeout, access, forward)',
   ])
 })
 
@@ -110,7 +120,7 @@ targetGroups:
   assert.deepEqual(errors(yaml), [
     'f.yaml:1:10 workers: expected a number or "auto", found "two"',
     'f.yaml:5:13 listeners[0].listen: expected a number or a string, found a list',
-    'f.yaml:6:5 listeners[0].extra: unknown key "extra" (expected one of: name, protocol, listen, tls, http2, hsts, routes, virtualHosts, access, maxBodyBytes, errorPages, limits, forwardedHeaders, requestId, accessLog)',
+    'f.yaml:6:5 listeners[0].extra: unknown key "extra" (expected one of: name, protocol, listen, tls, http2, hsts, routes, virtualHosts, access, maxBodyBytes, errorPages, limits, forwardedHeaders, requestId, accessLog, acceptProxyProtocol)',
     'f.yaml:8:19 targetGroups.api.hashKey: expected header:NAME, cookie:NAME, path or client-ip, found "header x"',
     'f.yaml:8:44 targetGroups.api.connections: expected a number of at least 1, found 0',
   ])

@@ -48,7 +48,7 @@ function mapIssue(issue: Issue, prefix: Path, data: unknown, root: Schema, out: 
       return
     }
     case 'unrecognized_keys': {
-      const allowed = allowedKeys(root, path)
+      const allowed = allowedKeys(root, path, data)
       const list = allowed.length > 0 ? ` (expected one of: ${allowed.join(', ')})` : ''
       for (const key of issue.keys) {
         out.push({ path: [...path, key], at: 'key', message: `unknown key ${quote(key)}${didYouMean(key, allowed)}${list}` })
@@ -100,6 +100,17 @@ function mapIssue(issue: Issue, prefix: Path, data: unknown, root: Schema, out: 
  * the author meant. When every branch is a type mismatch, say what each would have accepted.
  */
 function mapUnion(issue: z.core.$ZodIssueInvalidUnion, path: Path, found: unknown, data: unknown, root: Schema, out: Finding[]): void {
+  const choice = issue as { note?: string; discriminator?: string; options?: unknown[] }
+  if (choice.note === 'No matching discriminator' && choice.discriminator !== undefined) {
+    // No option has this discriminator value (a listener's protocol): name the ones that exist.
+    const values = (choice.options ?? []).map(String)
+    const value = valueAt(data, path)
+    const hint = typeof value === 'string' ? didYouMean(value, values) : ''
+    out.push(value === undefined
+      ? { path: path.slice(0, -1), message: `missing required key ${quote(choice.discriminator)} (one of: ${values.join(', ')})` }
+      : { path, message: `expected one of: ${values.join(', ')}; found ${describeValue(value)}${hint}` })
+    return
+  }
   const branches = issue.errors.filter((b) => b.length > 0)
   const relevant = branches.filter((b) => !b.every(isShallowMismatch))
   if (relevant.length > 0) {

@@ -45,9 +45,13 @@ type Json = Record<string, unknown>
  */
 function check(schema: Json, value: unknown, at = ''): string[] {
   const errors: string[] = []
-  if (schema.anyOf !== undefined) {
-    const ok = (schema.anyOf as Json[]).some((branch) => check(branch, value, at).length === 0)
-    return ok ? [] : [`${at}: no anyOf branch matches`]
+  const branches = (schema.anyOf ?? schema.oneOf) as Json[] | undefined
+  if (branches !== undefined) {
+    const kind = schema.anyOf !== undefined ? 'anyOf' : 'oneOf'
+    if (branches.some((branch) => check(branch, value, at).length === 0)) return []
+    // A tagged union (listeners by protocol): the branch whose tag the value has explains what is wrong.
+    const tagged = branches.filter((b) => tagMatches(b, value))
+    return tagged.length === 1 ? check(tagged[0], value, at) : [`${at}: no ${kind} branch matches`]
   }
   if (schema.const !== undefined && value !== schema.const) return [`${at}: expected ${JSON.stringify(schema.const)}`]
   if (schema.enum !== undefined && !(schema.enum as unknown[]).includes(value)) return [`${at}: not one of the allowed values`]
@@ -80,6 +84,14 @@ function check(schema: Json, value: unknown, at = ''): string[] {
     }
   }
   return errors
+}
+
+/** Whether every const or enum property of an object branch accepts the value's (and there is one). */
+function tagMatches(branch: Json, value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false
+  const tags = Object.entries((branch.properties ?? {}) as Record<string, Json>)
+    .filter(([key, p]) => (p.const !== undefined || p.enum !== undefined) && key in value)
+  return tags.length > 0 && tags.every(([key, p]) => check(p, (value as Json)[key]).length === 0)
 }
 
 function hasType(value: unknown, type: string): boolean {

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path'
 import { test } from 'node:test'
 import { formatProblem, loadConfig, parseConfigText } from './load.ts'
 import type { LoadResult } from './load.ts'
+import { httpListeners } from './schema.ts'
 
 const FIXTURES = resolve(import.meta.dirname, '../../test/fixtures/config')
 const fixture = (name: string) => join(FIXTURES, name)
@@ -25,7 +26,7 @@ test('the quickstart YAML loads with durations in ms and defaults filled', async
   assert.equal(config.admin.listen, '127.0.0.1:9090')
   assert.equal(config.dataDir, join(FIXTURES, 'data'))
   assert.equal(config.drainTimeout, 30_000)
-  const [web] = config.listeners
+  const [web] = httpListeners(config)
   assert.equal(web.listen, 8080)
   assert.equal(web.forwardedHeaders, true)
   assert.deepEqual(web.limits, { headerTimeout: 60_000, keepAliveTimeout: 75_000 })
@@ -51,7 +52,7 @@ test('the quickstart YAML loads with durations in ms and defaults filled', async
 
 test('the loaded config is frozen', async () => {
   const { config } = loaded(await loadConfig(fixture('quickstart.yaml')))
-  assert.ok(Object.isFrozen(config) && Object.isFrozen(config.listeners[0].routes[0].match))
+  assert.ok(Object.isFrozen(config) && Object.isFrozen(httpListeners(config)[0].routes[0].match))
   assert.throws(() => {
     ;(config as { workers: number }).workers = 2
   }, TypeError)

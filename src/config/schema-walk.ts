@@ -31,14 +31,41 @@ export function unwrap(schema: Schema): Schema {
   return chain[chain.length - 1]
 }
 
-/** The schema for the value at `path`, or undefined when the path leaves the schema. */
-export function schemaAt(root: Schema, path: Path): Schema | undefined {
+/**
+ * The schema for the value at `path`, or undefined when the path leaves the schema. With `data` (the
+ * file's contents), a discriminated union (listeners by protocol) resolves to the option the data names.
+ */
+export function schemaAt(root: Schema, path: Path, data?: unknown): Schema | undefined {
   let current: Schema | undefined = root
+  let node = data
   for (const segment of path) {
     if (current === undefined) return undefined
-    current = step(current, segment)
+    current = step(chosenOption(current, node) ?? current, segment)
+    node = isRecord(node) ? node[segment] : undefined
   }
-  return current
+  return current === undefined ? undefined : chosenOption(current, node) ?? current
+}
+
+function isRecord(v: unknown): v is Record<string | number, unknown> {
+  return typeof v === 'object' && v !== null
+}
+
+/** For a discriminated union and a value whose discriminator one option accepts: that option. */
+function chosenOption(schema: Schema, value: unknown): Schema | undefined {
+  const s = unwrap(schema)
+  if (!(s instanceof z.ZodDiscriminatedUnion) || !isRecord(value)) return undefined
+  const key = s.def.discriminator
+  return (s.options as readonly Schema[]).find((o) => discriminatorValues(o, key).includes(value[key]))
+}
+
+/** The values an option of a discriminated union takes for its discriminator key. */
+function discriminatorValues(option: Schema, key: string): unknown[] {
+  const o = unwrap(option)
+  if (!(o instanceof z.ZodObject)) return []
+  const d = unwrap(o.shape[key] as Schema)
+  if (d instanceof z.ZodLiteral) return [...d.values]
+  if (d instanceof z.ZodEnum) return [...d.options]
+  return []
 }
 
 function step(schema: Schema, segment: string | number): Schema | undefined {
@@ -59,8 +86,8 @@ function step(schema: Schema, segment: string | number): Schema | undefined {
 }
 
 /** The keys an object at `path` may have, in schema order; [] when it is not a fixed-shape object. */
-export function allowedKeys(root: Schema, path: Path): string[] {
-  const at = schemaAt(root, path)
+export function allowedKeys(root: Schema, path: Path, data?: unknown): string[] {
+  const at = schemaAt(root, path, data)
   if (at === undefined) return []
   const s = unwrap(at)
   if (s instanceof z.ZodObject) return Object.keys(s.shape)

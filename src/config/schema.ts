@@ -7,12 +7,8 @@ import { z } from 'zod'
 import { ALGORITHMS, RETRY_CONDITIONS, duration, targetGroup } from './schema-target-group.ts'
 
 export { ALGORITHMS, RETRY_CONDITIONS, duration, target, targetGroup } from './schema-target-group.ts'
-
-
-/** `8080`, `127.0.0.1:8080`, `[::1]:8080`, `*:8080`. */
-const listenAddress = z
-  .union([z.number().int().min(1).max(65535), z.string().min(1)])
-  .describe('Where to listen: a port (all addresses), or host:port, or [v6]:port.')
+import { access, forward, listenAddress } from './schema-common.ts'
+import { tcpListener, tlsPassthroughListener, udpListener } from './schema-l4.ts'
 
 const httpStatus = z.number().int().min(100).max(599)
 
@@ -26,10 +22,6 @@ export const routeMatch = z.strictObject({
   method: z.union([z.string(), z.array(z.string()).min(1)]).optional().describe('Method or list of methods.'),
   headers: headerMatch.optional(),
 })
-
-const forward = z
-  .union([z.string().min(1), z.record(z.string(), z.number().int().min(0))])
-  .describe('A target group name, or target group -> weight for weighted (canary, blue/green) forwarding.')
 
 const redirectStatus = z.union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)]).default(302)
 const redirect = z.union([
@@ -101,17 +93,6 @@ const addHeader = z.strictObject({
 const addHeaders = z
   .array(addHeader)
   .describe('Response headers added as nginx add_header: only on success and redirect statuses unless always: true.')
-
-const accessRule = z.union([
-  z.strictObject({ allow: z.string().min(1).describe('An address, a CIDR (10.0.0.0/8, 2001:db8::/32) or all.') }),
-  z.strictObject({ deny: z.string().min(1).describe('An address, a CIDR (10.0.0.0/8, 2001:db8::/32) or all.') }),
-])
-
-const access = z
-  .array(accessRule)
-  .describe('Client address rules as nginx allow/deny: checked in order, the first match decides, no match allows; '
-    + 'denied requests get 403. IPv4-mapped IPv6 clients are compared as IPv4. The innermost level that has rules '
-    + '(route or location, then virtual host, then listener) decides; levels do not combine (nginx inheritance).')
 
 const maxBodyBytes = z
   .number().int().min(0)
@@ -242,9 +223,13 @@ export const httpListener = z.strictObject({
     .describe('Add X-Forwarded-For/-Proto/-Host/-Port and X-Real-IP to proxied requests. Default true.'),
   requestId: z.boolean().default(true).describe('Keep or generate X-Request-Id and echo it on the response. Default true.'),
   accessLog: accessLog.optional().describe('One line per request; none by default.'),
+  acceptProxyProtocol: z.boolean().default(false)
+    .describe('Clients (an L4 balancer in front) start each connection with a PROXY protocol header, v1 or v2; its source is the client\'s '
+      + 'address in X-Forwarded-For, access logs, allow/deny. Turning this on is the trust: only put it on a listener nothing but that '
+      + 'balancer can reach. A missing or malformed header closes the connection (the header timeout applies). Default false.'),
 })
 
-export const listener = httpListener
+export const listener = z.discriminatedUnion('protocol', [httpListener, tcpListener, udpListener, tlsPassthroughListener])
 
 export const configSchema = z.strictObject({
   workers: z
@@ -271,10 +256,17 @@ export const configSchema = z.strictObject({
 export type Config = z.output<typeof configSchema>
 /** What a user writes (defaults optional, durations as strings). `defineConfig` takes this. */
 export type ConfigInput = z.input<typeof configSchema>
+/** Any listener: HTTP (http, https) or L4 (tcp, udp, tls-passthrough). */
 export type ListenerConfig = Config['listeners'][number]
-export type RouteConfig = ListenerConfig['routes'][number]
+export type HttpListenerConfig = Extract<ListenerConfig, { protocol: 'http' | 'https' }>
+export type TcpListenerConfig = Extract<ListenerConfig, { protocol: 'tcp' }>
+export type UdpListenerConfig = Extract<ListenerConfig, { protocol: 'udp' }>
+export type TlsPassthroughListenerConfig = Extract<ListenerConfig, { protocol: 'tls-passthrough' }>
+/** The listeners that relay connections (tcp, tls-passthrough). */
+export type StreamListenerConfig = TcpListenerConfig | TlsPassthroughListenerConfig
+export type RouteConfig = HttpListenerConfig['routes'][number]
 export type RouteMatchConfig = RouteConfig['match']
-export type VirtualHostConfig = NonNullable<ListenerConfig['virtualHosts']>[number]
+export type VirtualHostConfig = NonNullable<HttpListenerConfig['virtualHosts']>[number]
 export type LocationConfig = LocationOutput
 export type ProxyOptionsConfig = NonNullable<RouteConfig['proxy']>
 export type AddHeaderConfig = NonNullable<RouteConfig['addHeaders']>[number]
@@ -284,5 +276,14 @@ export type TargetConfig = TargetGroupConfig['targets'][number]
 export type RetryCondition = (typeof RETRY_CONDITIONS)[number]
 export type AlgorithmName = (typeof ALGORITHMS)[number]
 export type HealthCheckConfig = NonNullable<TargetGroupConfig['healthCheck']>
-export type AccessLogConfig = NonNullable<ListenerConfig['accessLog']>
+export type AccessLogConfig = NonNullable<HttpListenerConfig['accessLog']>
+
+export function isHttpListener(l: ListenerConfig): l is HttpListenerConfig {
+  return l.protocol === 'http' || l.protocol === 'https'
+}
+
+/** The HTTP and HTTPS listeners of a config, in order. */
+export function httpListeners(config: Pick<Config, 'listeners'>): HttpListenerConfig[] {
+  return config.listeners.filter(isHttpListener)
+}
 export type StickinessConfig = NonNullable<TargetGroupConfig['stickiness']>

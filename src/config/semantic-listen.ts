@@ -7,7 +7,7 @@ import type { Finding, Path } from './problem.ts'
 import type { Config } from './schema.ts'
 import type { LineOf } from './semantic.ts'
 
-type Socket = { label: string; path: Path; host: string | undefined; port: number; line: number | undefined }
+type Socket = { label: string; path: Path; host: string | undefined; port: number; udp: boolean; line: number | undefined }
 
 export function checkListeners(config: Config, lineOf: LineOf, problems: Finding[]): void {
   const names = new Map<string, number>()
@@ -21,14 +21,14 @@ export function checkListeners(config: Config, lineOf: LineOf, problems: Finding
   })
 
   const sockets: Socket[] = []
-  const add = (label: string, path: Path, value: number | string) => {
+  const add = (label: string, path: Path, value: number | string, udp = false) => {
     const parsed = parseListenAddress(value)
     if ('error' in parsed) problems.push({ path, message: parsed.error })
-    else sockets.push({ label, path, ...parsed, line: lineOf(path) })
+    else sockets.push({ label, path, ...parsed, udp, line: lineOf(path) })
   }
   // The admin API comes first so that a listener on its port is the one reported, also when admin is defaulted.
   add('the admin API', ['admin', 'listen'], config.admin.listen)
-  config.listeners.forEach((listener, i) => add(`listener ${listener.name}`, ['listeners', i, 'listen'], listener.listen))
+  config.listeners.forEach((listener, i) => add(`listener ${listener.name}`, ['listeners', i, 'listen'], listener.listen, listener.protocol === 'udp'))
 
   for (let i = 1; i < sockets.length; i++) {
     const socket = sockets[i]
@@ -43,10 +43,10 @@ export function checkListeners(config: Config, lineOf: LineOf, problems: Finding
   }
 }
 
-/** Same port, and the same host or either side on all addresses: the second bind would fail. */
+/** Same transport and port, and the same host or either side on all addresses: the second bind would fail. */
 function conflicts(a: Socket, b: Socket): boolean {
-  // Port 0 asks the system for a free port, so two of them never collide.
-  if (a.port !== b.port || a.port === 0) return false
+  // Port 0 asks the system for a free port, so two of them never collide; UDP and TCP ports are separate.
+  if (a.port !== b.port || a.port === 0 || a.udp !== b.udp) return false
   if (isAllAddresses(a.host) || isAllAddresses(b.host)) return true
   return a.host?.toLowerCase() === b.host?.toLowerCase()
 }

@@ -7,10 +7,11 @@ import { X509Certificate, createPrivateKey } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { Finding } from './problem.ts'
-import type { Config } from './schema.ts'
+import { isHttpListener, type Config } from './schema.ts'
 
 export function checkTls(config: Config, problems: Finding[]): void {
   config.listeners.forEach((l, i) => {
+    if (!isHttpListener(l)) return
     const at = ['listeners', i]
     if (l.protocol === 'https' && l.tls === undefined) {
       problems.push({ path: [...at, 'protocol'], message: 'an https listener needs tls: { certificates: [{ cert, key }] }' })
@@ -41,7 +42,7 @@ export function checkTls(config: Config, problems: Finding[]): void {
 export function resolveTlsPaths(config: Config, dir: string): Config {
   return {
     ...config,
-    listeners: config.listeners.map((l) => l.tls === undefined ? l : {
+    listeners: config.listeners.map((l) => !isHttpListener(l) || l.tls === undefined ? l : {
       ...l, tls: { ...l.tls, certificates: l.tls.certificates.map((c) => ({ cert: resolve(dir, c.cert), key: resolve(dir, c.key) })) },
     }),
     targetGroups: Object.fromEntries(Object.entries(config.targetGroups).map(([name, g]) => [name,

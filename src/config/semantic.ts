@@ -6,7 +6,8 @@
 import { formatAddress, parseListenAddress, parseTargetAddress } from './address.ts'
 import { checkListeners } from './semantic-listen.ts'
 import type { Finding, Path } from './problem.ts'
-import type { AccessRuleConfig, Config, ListenerConfig, LocationConfig, RouteConfig, TargetGroupConfig } from './schema.ts'
+import { isHttpListener, type AccessRuleConfig, type Config, type HttpListenerConfig, type LocationConfig, type RouteConfig, type TargetGroupConfig } from './schema.ts'
+import { checkL4Listener } from './semantic-l4.ts'
 import { didYouMean } from './suggest.ts'
 import { formatDuration } from './duration.ts'
 import { compileFormat } from '../observe/log-format.ts'
@@ -30,13 +31,17 @@ export function checkConfig(config: Config, lineOf: LineOf = () => undefined): S
   checkListeners(config, lineOf, result.problems)
   config.listeners.forEach((listener, l) => {
     // A log template with an unknown variable would print "-" forever: refuse it here, with its name.
-    if (listener.accessLog === undefined) return
+    if (!isHttpListener(listener) || listener.accessLog === undefined) return
     for (const message of compileFormat(listener.accessLog.format).problems) {
       result.problems.push({ path: ['listeners', l, 'accessLog', 'format'], message })
     }
   })
   const used = new Set<string>()
   config.listeners.forEach((listener, l) => {
+    if (!isHttpListener(listener)) {
+      checkL4Listener(listener, ['listeners', l], config, used, result, checkForward, checkAccess)
+      return
+    }
     listener.routes.forEach((route, r) => checkRoute(route, ['listeners', l, 'routes', r], config, used, result.problems))
     checkListenerExtras(listener, ['listeners', l], config, used, result)
   })
@@ -59,10 +64,11 @@ export function checkReferencesRaw(data: unknown): Finding[] {
   const groups = root.targetGroups !== null && typeof root.targetGroups === 'object' ? Object.keys(root.targetGroups as object) : []
   root.listeners.forEach((listener: unknown, l: number) => {
     const routes = (listener as { routes?: unknown } | null)?.routes
-    if (!Array.isArray(routes)) return
-    routes.forEach((route: unknown, r: number) => {
-      const forward = (route as { forward?: unknown } | null)?.forward
-      const path: Path = ['listeners', l, 'routes', r, 'forward']
+    // L4 listeners forward at the listener itself (and tls-passthrough in its SNI routes too).
+    const own = (listener as { forward?: unknown } | null)?.forward === undefined ? [] : [[listener, ['listeners', l, 'forward']] as const]
+    const routed = Array.isArray(routes) ? routes.map((route: unknown, r: number) => [route, ['listeners', l, 'routes', r, 'forward']] as const) : []
+    for (const [holder, path] of [...own, ...routed]) {
+      const forward = (holder as { forward?: unknown } | null)?.forward
       const names = typeof forward === 'string' ? [[forward, path, false] as const]
         : forward !== null && typeof forward === 'object' ? Object.keys(forward).map((n) => [n, [...path, n], true] as const) : []
       for (const [name, at, key] of names) {
@@ -70,7 +76,7 @@ export function checkReferencesRaw(data: unknown): Finding[] {
         const known = groups.length === 0 ? '; no targetGroups are defined' : `${didYouMean(name, groups)} (defined: ${groups.join(', ')})`
         problems.push({ path: at, at: key ? 'key' : 'value', message: `target group "${name}" does not exist${known}` })
       }
-    })
+    }
   })
   return problems
 }
@@ -111,6 +117,9 @@ function checkRoute(route: RouteConfig, path: Path, config: Config, used: Set<st
   checkActionExtras(route, path, problems)
   checkForward(route.forward, path, config, used, problems)
 }
+
+export type CheckForward = typeof checkForward
+export type CheckAccess = typeof checkAccess
 
 function checkForward(forward: RouteConfig['forward'], path: Path, config: Config, used: Set<string>, problems: Finding[]): void {
   if (forward === undefined) return
@@ -167,7 +176,7 @@ function checkActionExtras(route: Pick<RouteConfig, 'forward' | 'redirect' | 're
   checkAccess(route.access, path, problems)
 }
 
-function checkListenerExtras(listener: ListenerConfig, path: Path, config: Config, used: Set<string>, result: SemanticResult): void {
+function checkListenerExtras(listener: HttpListenerConfig, path: Path, config: Config, used: Set<string>, result: SemanticResult): void {
   checkAccess(listener.access, path, result.problems)
   const hosts = listener.virtualHosts
   if (hosts === undefined) return

@@ -1,5 +1,5 @@
 /** The target groups some route or location forwards to with a weight above 0; the others' targets are `unused`. */
-import type { Config, LocationConfig } from './schema.ts'
+import { httpListeners, isHttpListener, type Config, type LocationConfig } from './schema.ts'
 
 export function usedGroups(config: Config): Set<string> {
   const used = new Set<string>()
@@ -7,7 +7,14 @@ export function usedGroups(config: Config): Set<string> {
     if (typeof forward === 'string') used.add(forward)
     else if (forward !== undefined) for (const [g, w] of Object.entries(forward)) if (w > 0) used.add(g)
   }
-  for (const l of config.listeners) for (const r of l.routes) add(r.forward)
+  for (const l of config.listeners) {
+    if (isHttpListener(l)) {
+      for (const r of l.routes) add(r.forward)
+      continue
+    }
+    add(l.forward)
+    if (l.protocol === 'tls-passthrough') for (const r of l.routes) add(r.forward)
+  }
   // Locations of virtual hosts forward too, nested ones included.
   const walk = (locations: readonly LocationConfig[] | undefined): void => {
     for (const loc of locations ?? []) {
@@ -15,6 +22,6 @@ export function usedGroups(config: Config): Set<string> {
       walk(loc.locations)
     }
   }
-  for (const l of config.listeners) for (const h of l.virtualHosts ?? []) walk(h.locations)
+  for (const l of httpListeners(config)) for (const h of l.virtualHosts ?? []) walk(h.locations)
   return used
 }

@@ -40,8 +40,15 @@ export interface Change {
 
 export function snapshotOf(config: Config): Snapshot {
   const listeners = new Map<string, ListenerFacts>()
-  for (const { name, routes, ...fields } of config.listeners) {
-    listeners.set(name, { fields: { ...fields, listen: String(fields.listen) }, complete: true, routes })
+  for (const l of config.listeners) {
+    if (l.protocol === 'http' || l.protocol === 'https') {
+      const { name, routes, ...fields } = l
+      listeners.set(name, { fields: { ...fields, listen: String(fields.listen) }, complete: true, routes })
+    } else {
+      // L4 listeners: their forward (and SNI routes) are compared as fields.
+      const { name, ...fields } = l
+      listeners.set(name, { fields: { ...fields, listen: String(fields.listen) }, complete: true, routes: undefined })
+    }
   }
   const groups = new Map<string, GroupFacts>()
   for (const [name, { targets, ...fields }] of Object.entries(config.targetGroups)) {

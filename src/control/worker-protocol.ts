@@ -5,7 +5,8 @@
  * primary waits for that answer with a time limit: a wedged worker cannot hang it.
  */
 import { fork, type ChildProcess } from 'node:child_process'
-import { createServer, type Server } from 'node:net'
+import { createSocket } from 'node:dgram'
+import { createServer, isIPv6 } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import type { ReloadSummary } from '../balancer.ts'
 import { formatAddress, parseListenAddress } from '../config/address.ts'
@@ -222,23 +223,24 @@ export interface Reserved {
  */
 export async function reservePorts(config: Config, previous: Config | undefined, running: Config | undefined,
   zeroPorts: ReadonlyMap<string, number>): Promise<Reserved> {
-  const held: Server[] = []
-  const release = async (): Promise<void> => { await Promise.all(held.map(close)) }
+  const held: Held[] = []
+  const release = async (): Promise<void> => { await Promise.all(held.map((h) => h.close())) }
   const ports = new Map<string, number>()
-  const bound = new Set(running?.listeners.map((l) => addressKey(l.listen)))
+  const bound = new Set(running?.listeners.map((l) => addressKey(l.listen, l.protocol === 'udp')))
   try {
     for (const l of config.listeners) {
       const a = parseListenAddress(l.listen)
       if ('error' in a) continue
+      const udp = l.protocol === 'udp'
       if (a.port === 0) {
-        const same = previous?.listeners.some((p) => p.name === l.name && p.listen === l.listen)
+        const same = previous?.listeners.some((p) => p.name === l.name && p.listen === l.listen && (p.protocol === 'udp') === udp)
         const kept = same === true ? zeroPorts.get(l.name) : undefined
         if (kept !== undefined) { ports.set(l.name, kept); continue }
-        const server = await bind(l.name, a.host, 0, true)
-        held.push(server)
-        ports.set(l.name, (server.address() as { port: number }).port)
-      } else if (!bound.has(formatAddress(a.host, a.port))) {
-        await close(await bind(l.name, a.host, a.port, false))
+        const socket = await bind(l.name, a.host, 0, true, udp)
+        held.push(socket)
+        ports.set(l.name, socket.port)
+      } else if (!bound.has(addressKey(l.listen, udp))) {
+        await (await bind(l.name, a.host, a.port, false, udp)).close()
       }
     }
   } catch (err) {
@@ -248,23 +250,40 @@ export async function reservePorts(config: Config, previous: Config | undefined,
   return { ports, release }
 }
 
-function addressKey(listen: string | number): string {
+function addressKey(listen: string | number, udp: boolean): string {
   const a = parseListenAddress(listen)
-  return 'error' in a ? String(listen) : formatAddress(a.host, a.port)
+  return `${udp ? 'udp ' : ''}${'error' in a ? String(listen) : formatAddress(a.host, a.port)}`
 }
 
-function bind(name: string, host: string | undefined, port: number, reusePort: boolean): Promise<Server> {
+/** A bound socket held for a while: a TCP server, or for UDP listeners a datagram socket. */
+interface Held {
+  readonly port: number
+  close(): Promise<void>
+}
+
+function bind(name: string, host: string | undefined, port: number, reusePort: boolean, udp: boolean): Promise<Held> {
   return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', (err: NodeJS.ErrnoException) => {
+    const fail = (err: NodeJS.ErrnoException): void => {
       const why = err.code === 'EADDRINUSE' ? 'the address is already in use (by another process)'
         : err.code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)' : err.message
-      reject(new Error(`listener ${name} cannot listen on ${formatAddress(host, port)}: ${why}`, { cause: err }))
-    })
-    server.listen({ host, port, reusePort }, () => resolve(server))
+      reject(new Error(`listener ${name} cannot listen on ${formatAddress(host, port)}${udp ? '/udp' : ''}: ${why}`, { cause: err }))
+    }
+    if (udp) {
+      // As the UDP listener binds: IPv6 (taking IPv4 too) unless the address is IPv4.
+      const type = host !== undefined && !isIPv6(host) ? 'udp4' : 'udp6'
+      const socket = createSocket({ type, reusePort })
+      socket.once('error', fail)
+      socket.bind({ address: host ?? (type === 'udp6' ? '::' : '0.0.0.0'), port }, () => resolve({
+        port: socket.address().port,
+        close: () => new Promise((done) => socket.close(() => done())),
+      }))
+      return
+    }
+    const server = createServer()
+    server.once('error', fail)
+    server.listen({ host, port, reusePort }, () => resolve({
+      port: (server.address() as { port: number }).port,
+      close: () => new Promise((done) => server.close(() => done())),
+    }))
   })
-}
-
-function close(server: Server): Promise<void> {
-  return new Promise((resolve) => server.close(() => resolve()))
 }

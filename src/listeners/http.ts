@@ -6,10 +6,11 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse, Http2Session } from 'node:http2'
-import type { Socket } from 'node:net'
+import type { Server as NetServer, Socket } from 'node:net'
 import type { CertificateTable } from '../model/tls.ts'
 import { adaptH2, createTlsServer, type TlsServer } from './tls.ts'
-import type { ListenerModel, RouteAction } from '../model/build.ts'
+import type { AnyListenerModel, ListenerModel, RouteAction } from '../model/build.ts'
+import { listenError, wrongKind, type Listener } from './listener.ts'
 import { RequestScope, type RouteExtras } from '../model/route-extras.ts'
 import type { VirtualHostModel } from '../model/virtual-hosts.ts'
 import { validHost, type ServerTable } from '../router/nginx.ts'
@@ -18,11 +19,12 @@ import { ProxyExchange, type ProxyContext } from '../upstream/proxy.ts'
 import { ProxyResponse, nginxPage, sendError, sendNginxPage } from '../upstream/response.ts'
 import { evaluate, hostVariable } from '../upstream/templates.ts'
 import type { ForwardingOptions } from '../upstream/request-headers.ts'
-import { clientAddress } from './client-address.ts'
+import { socketClient } from './client-address.ts'
+import { gateConnections } from './proxy-gate.ts'
 import { tunnelUpgrade } from './upgrade.ts'
 import { LocalRecord } from '../observe/observer.ts'
 
-export class HttpListener {
+export class HttpListener implements Listener {
   readonly server: Server<typeof IncomingMessage, typeof ProxyResponse> | TlsServer
   readonly #ctx: ProxyContext
   readonly #tunnels = new Set<Socket>()
@@ -82,6 +84,12 @@ export class HttpListener {
         socket.once('close', () => observer.connectionClosed(name))
       })
     }
+    // Last, so that the header is read before every handler above sees the connection.
+    gateConnections(this.server as NetServer, {
+      enabled: () => this.#model.config.acceptProxyProtocol,
+      timeoutMs: () => this.#model.config.limits.headerTimeout,
+      tls: model.certificates !== undefined,
+    })
   }
 
   get model(): ListenerModel {
@@ -100,12 +108,7 @@ export class HttpListener {
    */
   listen(options: { reusePort?: boolean } = {}): Promise<void> {
     return new Promise((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException): void => {
-        const where = `${this.#model.host ?? '*'}:${this.#model.port}`
-        reject(new Error(`listener ${this.#model.name} cannot listen on ${where}: ${err.code === 'EADDRINUSE'
-          ? 'the address is already in use (another process, or another listener of this config)'
-          : err.code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)' : err.message}`, { cause: err }))
-      }
+      const onError = (err: NodeJS.ErrnoException): void => reject(listenError(this.#model, err))
       this.server.once('error', onError)
       this.server.listen({ host: this.#model.host, port: this.#model.port, backlog: 4096, reusePort: options.reusePort === true }, () => {
         this.server.off('error', onError)
@@ -116,7 +119,8 @@ export class HttpListener {
   }
 
   /** Serve new requests with a new generation's routes and settings. */
-  update(model: ListenerModel): void {
+  update(model: AnyListenerModel): void {
+    if (model.kind !== 'http') throw wrongKind(model, 'http')
     this.#model = model
     this.#forwarding = { ...model.forwarding, port: String(this.port) }
     if (model.certificates !== undefined) {
@@ -146,7 +150,7 @@ export class HttpListener {
     }
     if (action !== undefined && action.kind === 'forward') {
       const group = action.groups.choose()
-      new ProxyExchange(req, res, group, this.#ctx, clientAddress(req.socket.remoteAddress), this.#forwarding,
+      new ProxyExchange(req, res, group, this.#ctx, socketClient(req.socket), this.#forwarding,
         model.name, action.index).start()
       return
     }
@@ -161,7 +165,7 @@ export class HttpListener {
       res.writeHead(action.status, ['location', action.location, 'content-length', '0'])
       res.end()
     }
-    this.#record(req, res, action?.index ?? -1, clientAddress(req.socket.remoteAddress), startedAt, bytes)
+    this.#record(req, res, action?.index ?? -1, socketClient(req.socket), startedAt, bytes)
   }
 
   /** Hands a request the listener answered itself to the observer, once its connection is done with it. */
@@ -178,7 +182,7 @@ export class HttpListener {
     const vhost = host === undefined ? servers.default : servers.select(host)
     const uri = host === undefined ? undefined : normalizeUri(req.url as string)
     if (uri === undefined) {
-      const clientIp = clientAddress(req.socket.remoteAddress)
+      const clientIp = socketClient(req.socket)
       const startedAt = this.#ctx.observer === undefined ? 0 : this.#ctx.now()
       const scope = new RequestScope(req, vhost.fallback, clientIp, this.#forwarding.port, undefined)
       this.#record(req, res, -1, clientIp, startedAt, sendError(res, 400, undefined, scope))
@@ -195,7 +199,7 @@ export class HttpListener {
    */
   #serve(req: IncomingMessage, res: ProxyResponse, action: RouteAction | undefined, extras: RouteExtras, uri: string | undefined,
     redirectSlash: boolean): void {
-    const clientIp = clientAddress(req.socket.remoteAddress)
+    const clientIp = socketClient(req.socket)
     const scope = new RequestScope(req, extras, clientIp, this.#forwarding.port, uri)
     const index = action?.index ?? -1
     const startedAt = this.#ctx.observer === undefined ? 0 : this.#ctx.now()
@@ -265,7 +269,7 @@ export class HttpListener {
     const model = this.#model
     const action: RouteAction | undefined = model.virtualHosts === undefined ? model.router.match(req as Required<IncomingMessage>)
       : this.#upgradeLocation(req, model.virtualHosts)
-    const denied = action?.extras?.access !== undefined && !action.extras.access.allows(clientAddress(req.socket.remoteAddress))
+    const denied = action?.extras?.access !== undefined && !action.extras.access.allows(socketClient(req.socket))
     if (action === undefined || action.kind !== 'forward' || this.#stopping || denied) {
       const status = action === undefined ? '404 Not Found' : this.#stopping ? '503 Service Unavailable'
         : denied ? '403 Forbidden' : '400 Bad Request'

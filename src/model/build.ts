@@ -5,7 +5,7 @@
  */
 import { algorithms } from '../balancing/registry.ts'
 import { parseListenAddress, parseTargetAddress } from '../config/address.ts'
-import { redirectLocation, type Config, type ListenerConfig, type LocationConfig, type RouteConfig } from '../config/schema.ts'
+import { redirectLocation, type Config, type HttpListenerConfig, type LocationConfig, type RouteConfig } from '../config/schema.ts'
 import { Router } from '../router/match.ts'
 import type { ServerTable } from '../router/nginx.ts'
 import { TargetGroup } from '../targets/target-group.ts'
@@ -17,6 +17,9 @@ import { GroupChooser } from './group-chooser.ts'
 import { CertificateTable, hstsValue } from './tls.ts'
 import { AccessCache, RouteExtras } from './route-extras.ts'
 import { buildVirtualHosts, type VirtualHostModel } from './virtual-hosts.ts'
+import { buildDatagramListener, buildStreamListener, type DatagramListenerModel, type StreamListenerModel } from './l4.ts'
+
+export type { DatagramListenerModel, StreamListenerModel } from './l4.ts'
 
 /**
  * What a route (or location) does. `extras` is undefined on routes that use no extra feature (access,
@@ -40,9 +43,11 @@ export type RouteAction =
     readonly notFound?: true
   }
 
+/** An http or https listener. */
 export interface ListenerModel {
+  readonly kind: 'http'
   readonly name: string
-  readonly config: ListenerConfig
+  readonly config: HttpListenerConfig
   /** undefined = all addresses. */
   readonly host: string | undefined
   readonly port: number
@@ -60,9 +65,12 @@ export interface ListenerModel {
   readonly hsts: string | undefined
 }
 
+/** Any listener: HTTP, or L4 (stream: tcp and tls-passthrough; datagram: udp). */
+export type AnyListenerModel = ListenerModel | StreamListenerModel | DatagramListenerModel
+
 export interface Model {
   readonly config: Config
-  readonly listeners: readonly ListenerModel[]
+  readonly listeners: readonly AnyListenerModel[]
   readonly groups: ReadonlyMap<string, TargetGroup>
 }
 
@@ -117,7 +125,7 @@ export function buildAction(route: ActionConfig, index: number, groups: Readonly
   throw new Error(`route ${index} has no action`)
 }
 
-function buildListener(l: ListenerConfig, groups: ReadonlyMap<string, TargetGroup>): Pick<ListenerModel, 'router' | 'virtualHosts' | 'fallback'> {
+function buildListener(l: HttpListenerConfig, groups: ReadonlyMap<string, TargetGroup>): Pick<ListenerModel, 'router' | 'virtualHosts' | 'fallback'> {
   const access = new AccessCache()
   const nginxPages = l.errorPages === 'nginx'
   const level = { access: access.get(l.access), maxBodyBytes: l.maxBodyBytes, nginxPages, serverName: '' }
@@ -146,13 +154,16 @@ export function buildModel(config: Config, store: TargetStateStore, health: Heal
     groups.set(name, new TargetGroup(name, g, store, health, algorithms[g.algorithm],
       (address) => must(parseTargetAddress(address), `target group ${name}`)))
   }
-  const listeners = config.listeners.map((l): ListenerModel => {
+  const listeners = config.listeners.map((l): AnyListenerModel => {
     const { host, port } = must(parseListenAddress(l.listen), `listener ${l.name}`)
+    // The server differs by protocol, so a listener that changes it is a new one (a restart, as the port is taken).
+    const kind = l.protocol === 'https' ? `/https${l.http2 ? '+h2' : ''}` : l.protocol === 'http' ? '' : `/${l.protocol}`
+    // Each port-0 listener gets its own socket: only the name tells two of them apart across reloads.
+    const key = `${host ?? '*'}:${port}${kind}${port === 0 ? `#${l.name}` : ''}`
+    if (l.protocol === 'udp') return buildDatagramListener(l, { name: l.name, host, port, key }, groups)
+    if (l.protocol === 'tcp' || l.protocol === 'tls-passthrough') return buildStreamListener(l, { name: l.name, host, port, key }, groups)
     return {
-      // The server differs by protocol, so a listener that changes it is a new one (a restart, as the port is taken).
-      name: l.name, config: l, host, port, key: `${host ?? '*'}:${port}${l.protocol === 'https' ? `/https${l.http2 ? '+h2' : ''}` : ''}${
-        // Each port-0 listener gets its own socket: only the name tells two of them apart across reloads.
-        port === 0 ? `#${l.name}` : ''}`,
+      kind: 'http', name: l.name, config: l, host, port, key,
       ...buildListener(l, groups),
       forwarding: { forwardedHeaders: l.forwardedHeaders, requestId: l.requestId, port: String(port), proto: l.protocol },
       certificates: l.tls === undefined ? undefined : new CertificateTable(l.tls),

@@ -6,7 +6,7 @@
 import { X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createSecureContext, type SecureContext, type SecureVersion } from 'node:tls'
-import type { ListenerConfig } from '../config/schema.ts'
+import type { HttpListenerConfig } from '../config/schema.ts'
 
 export class CertificateTable {
   readonly default: SecureContext
@@ -16,7 +16,7 @@ export class CertificateTable {
   /** Keyed by the part after "*.", e.g. "example.com". */
   readonly #wildcard = new Map<string, SecureContext>()
 
-  constructor(tls: NonNullable<ListenerConfig['tls']>) {
+  constructor(tls: NonNullable<HttpListenerConfig['tls']>) {
     let first: CertificateTable['defaultOptions'] | undefined
     let firstContext: SecureContext | undefined
     for (const c of tls.certificates) {
@@ -50,7 +50,7 @@ export function sanNames(cert: X509Certificate): string[] {
 }
 
 /** The Strict-Transport-Security value, or undefined. */
-export function hstsValue(l: ListenerConfig): string | undefined {
+export function hstsValue(l: HttpListenerConfig): string | undefined {
   if (l.hsts === undefined || l.protocol !== 'https') return undefined
   return `max-age=${Math.floor(l.hsts.maxAge / 1000)}${l.hsts.includeSubDomains ? '; includeSubDomains' : ''}${l.hsts.preload ? '; preload' : ''}`
 }

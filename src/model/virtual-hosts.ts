@@ -4,7 +4,7 @@
  * location, virtual host, listener) decides; levels do not combine. `proxy` and `addHeaders` apply to the
  * location they are written on only.
  */
-import type { ListenerConfig, LocationConfig } from '../config/schema.ts'
+import type { HttpListenerConfig, LocationConfig } from '../config/schema.ts'
 import { LocationTable, ServerTable, type LocationSpec } from '../router/nginx.ts'
 import type { TargetGroup } from '../targets/target-group.ts'
 import type { AccessList } from '../targets/access.ts'
@@ -24,7 +24,7 @@ interface Level {
   readonly maxBodyBytes: number | undefined
 }
 
-export function buildVirtualHosts(l: ListenerConfig, listener: Level & { readonly nginxPages: boolean },
+export function buildVirtualHosts(l: HttpListenerConfig, listener: Level & { readonly nginxPages: boolean },
   groups: ReadonlyMap<string, TargetGroup>, access: AccessCache): ServerTable<VirtualHostModel> {
   let index = 0
   const hosts = (l.virtualHosts ?? []).map((vh) => {

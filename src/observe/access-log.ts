@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path'
 import type { Logger } from 'pino'
-import type { ListenerConfig } from '../config/schema.ts'
+import { isHttpListener, type ListenerConfig } from '../config/schema.ts'
 import { compileFormat, type LineFormat } from './log-format.ts'
 import { LineWriter } from './log-writer.ts'
 import type { RequestRecord } from './observer.ts'
@@ -37,7 +37,7 @@ export class AccessLogs {
     const next = new Map<string, ListenerLog>()
     const writers = new Map<string, LineWriter>()
     for (const l of listeners) {
-      if (l.accessLog === undefined) continue
+      if (!isHttpListener(l) || l.accessLog === undefined) continue
       const path = l.accessLog.path === 'stdout' ? 'stdout' : resolve(this.#configDir, l.accessLog.path)
       const writer = writers.get(path) ?? this.#writers.get(path) ?? this.#writer(path)
       writers.set(path, writer)

@@ -7,7 +7,8 @@ import { Registry } from 'prom-client'
 import type { Logger } from 'pino'
 import type { Config, RetryCondition } from '../config/schema.ts'
 import { AccessLogs } from './access-log.ts'
-import type { RequestObserver, RequestRecord } from './observer.ts'
+import type { RequestObserver, RequestRecord, SessionRecord } from './observer.ts'
+import { SessionMetrics } from './session-metrics.ts'
 import { RequestMetrics } from './request-metrics.ts'
 
 /** What `fulcrum start` asks of a data plane's observer. */
@@ -23,6 +24,7 @@ export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>
 
 export class DataPlaneObserver implements RequestObserver {
   readonly #metrics: RequestMetrics | undefined
+  readonly #sessions: SessionMetrics | undefined
   readonly #registry: Registry | undefined
   readonly #logs: AccessLogs
 
@@ -31,6 +33,8 @@ export class DataPlaneObserver implements RequestObserver {
       this.#metrics = new RequestMetrics()
       this.#registry = new Registry()
       this.#metrics.register(this.#registry)
+      this.#sessions = new SessionMetrics()
+      this.#sessions.register(this.#registry)
     }
     this.#logs = new AccessLogs(log, options.configDir)
   }
@@ -77,5 +81,9 @@ export class DataPlaneObserver implements RequestObserver {
 
   connectionClosed(listener: string): void {
     this.#metrics?.connectionClosed(listener)
+  }
+
+  sessionDone(record: SessionRecord): void {
+    this.#sessions?.sessionDone(record)
   }
 }

@@ -36,6 +36,21 @@ export interface RequestRecord {
   readonly clientAborted: boolean
 }
 
+/** How an L4 session ended (see fulcrum_l4_sessions_total). */
+export type SessionOutcome = 'closed' | 'idle-timeout' | 'connect-failed' | 'no-target' | 'no-route' | 'denied' | 'bad-preamble' | 'error' | 'evicted'
+
+/** One finished L4 session: a TCP or TLS-passthrough connection, or a UDP client's flow. */
+export interface SessionRecord {
+  readonly listener: string
+  /** '' when none was chosen (denied, no route). */
+  readonly targetGroup: string
+  /** host:port, '' when none was reached. */
+  readonly target: string
+  readonly outcome: SessionOutcome
+  readonly bytesFromClient: number
+  readonly bytesToClient: number
+}
+
 export interface RequestObserver {
   /** A request arrived on `listener` (before routing); every one is followed by exactly one `requestDone`. */
   requestStarted(listener: string): void
@@ -44,6 +59,7 @@ export interface RequestObserver {
   passiveFailure(group: string, target: string, reason: string): void
   connectionOpened(listener: string): void
   connectionClosed(listener: string): void
+  sessionDone(record: SessionRecord): void
 }
 
 /** A record for requests the listener answers itself (respond, redirect, 404). */

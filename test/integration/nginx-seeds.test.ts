@@ -13,6 +13,7 @@ import type { TestContext } from 'node:test'
 import { request } from 'undici'
 import { Balancer } from '../../src/balancer.ts'
 import { formatProblem, loadConfig } from '../../src/config/load.ts'
+import { httpListeners } from '../../src/config/schema.ts'
 import { silentLogger } from '../../src/log.ts'
 import { Backend } from '../helpers/backend.ts'
 import { freePort, ROOT, runFulcrum, tempDir } from '../helpers/process.ts'
@@ -121,6 +122,6 @@ test('seed 002 fixed as the post meant it: it validates, listen 443 ssl with its
   assert.equal(result.code, 0, result.stderr)
   const loaded = await loadConfig(main)
   assert.ok(loaded.ok, loaded.ok ? '' : loaded.problems.map(formatProblem).join('\n'))
-  const https = loaded.config.listeners.find((l) => l.protocol === 'https')
+  const https = httpListeners(loaded.config).find((l) => l.protocol === 'https')
   assert.deepEqual(https?.tls?.certificates, [{ cert: join(dir, 'fullchain.pem'), key: join(dir, 'privkey.pem') }])
 })

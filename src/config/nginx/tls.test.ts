@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { TestCerts } from '../../../test/helpers/certs.ts'
 import { parseNginxConfigText } from './load.ts'
+import { httpListeners } from '../schema.ts'
 
 test('servers on one ssl port bring their certificates to one https listener', async (t) => {
   const certs = new TestCerts()
@@ -45,7 +46,7 @@ http {
     minVersion: 'TLSv1.2',
   })
   // The loaded configuration reads them from the nginx file's folder.
-  assert.deepEqual(result.config.listeners[0].tls?.certificates.map((c) => c.key), [join(certs.dir, 'a.key'), join(certs.dir, 'b.key')])
+  assert.deepEqual(httpListeners(result.config)[0].tls?.certificates.map((c) => c.key), [join(certs.dir, 'a.key'), join(certs.dir, 'b.key')])
   assert.ok(result.warnings.some((w) => /ssl_protocols TLSv1\.1: Fulcrum's minimum is TLSv1\.2/.test(w.message)), JSON.stringify(result.warnings))
 })
 

@@ -1,0 +1,128 @@
+/**
+ * The TCP listener: connections relayed to targets by the group's algorithm, a killed target avoided by
+ * new connections, half-close, idle timeout, byte counts, allow/deny.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { Balancer } from '../../src/balancer.ts'
+import { silentLogger } from '../../src/log.ts'
+import type { RequestObserver, SessionRecord } from '../../src/observe/observer.ts'
+import { parse, startBalancer } from '../helpers/balancer.ts'
+import { exchange, startTcpTargets } from '../helpers/stream.ts'
+import type { ConfigInput } from '../../src/config/schema.ts'
+
+function tcpConfig(targets: string[], listener: Record<string, unknown> = {}, group: Record<string, unknown> = {}): ConfigInput {
+  return {
+    listeners: [{ name: 'edge', protocol: 'tcp', listen: '127.0.0.1:0', forward: 'app', ...listener }],
+    targetGroups: { app: { targets, ...group } },
+  } as ConfigInput
+}
+
+/** An observer that keeps the sessions it is told about (and ignores the rest). */
+function sessionRecorder(): RequestObserver & { sessions: SessionRecord[] } {
+  const sessions: SessionRecord[] = []
+  const nothing = (): void => {}
+  return {
+    sessions,
+    sessionDone: (r) => { sessions.push(r) },
+    requestStarted: nothing, requestDone: nothing, retried: nothing, passiveFailure: nothing, connectionOpened: nothing, connectionClosed: nothing,
+  }
+}
+
+test('TCP: each connection goes to the next target (round robin), bytes both ways', async (t) => {
+  const targets = await startTcpTargets(['a', 'b', 'c'])
+  t.after(() => Promise.all(targets.map((x) => x.kill())))
+  const lb = await startBalancer(t, tcpConfig(targets.map((x) => x.address)))
+  const seen: string[] = []
+  for (let i = 0; i < 6; i++) {
+    const r = await exchange(lb.port('edge'), `hello ${i}`, { closeAfter: `x:hello ${i}`.length })
+    seen.push(r.text.split(':')[0])
+    assert.equal(r.text.slice(2), `hello ${i}`)
+  }
+  assert.deepEqual(seen.sort(), ['a', 'a', 'b', 'b', 'c', 'c'])
+})
+
+test('TCP: a killed target is skipped: its refused connects fall through, and new connections avoid it', async (t) => {
+  const targets = await startTcpTargets(['a', 'b', 'c'])
+  t.after(() => Promise.all(targets.map((x) => x.kill().catch(() => {}))))
+  const lb = await startBalancer(t, tcpConfig(targets.map((x) => x.address), {}, { passive: { maxFails: 1, failTimeout: '30s' } }))
+  await targets[1].kill()
+  const acceptedBefore = targets.map((x) => x.accepted)
+  const answers: string[] = []
+  for (let i = 0; i < 12; i++) {
+    const r = await exchange(lb.port('edge'), 'ping', { closeAfter: 'x:ping'.length })
+    answers.push(r.text)
+  }
+  // Every connection was answered, by a or c only.
+  assert.equal(answers.filter((a) => a === 'a:ping' || a === 'c:ping').length, 12, answers.join(','))
+  assert.equal(targets[0].accepted - acceptedBefore[0] + targets[2].accepted - acceptedBefore[2], 12)
+  // The dead target was tried once, then marked down (maxFails 1): the 11 others never tried it.
+  const b = lb.balancer.model?.groups.get('app')?.targets.find((x) => x.address === targets[1].address)
+  assert.ok(b !== undefined && b.state.downUntil > 0, 'the killed target is marked down')
+})
+
+test('TCP: half-close is passed on, so the target still answers after the client finished sending', async (t) => {
+  const [target] = await startTcpTargets(['a'], 'onEnd')
+  t.after(() => target.kill())
+  const lb = await startBalancer(t, tcpConfig([target.address]))
+  const body = 'x'.repeat(100_000)
+  const r = await exchange(lb.port('edge'), body, { halfClose: true })
+  assert.equal(r.text, 'a got 100000 bytes')
+  assert.equal(r.how, 'end')
+})
+
+test('TCP: an idle connection is closed after idleTimeout; byte counts per target are reported', async (t) => {
+  const [target] = await startTcpTargets(['a'])
+  t.after(() => target.kill())
+  const observer = sessionRecorder()
+  const balancer = new Balancer({ log: silentLogger(), observer })
+  await balancer.start(parse(tcpConfig([target.address], { idleTimeout: '300ms' })))
+  t.after(() => balancer.stop(1_000))
+  const started = Date.now()
+  const r = await exchange(balancer.ports().edge, 'hello', { ms: 5_000 })
+  const took = Date.now() - started
+  assert.equal(r.text, 'a:hello')
+  assert.equal(r.how, 'end', 'the balancer closed the idle connection')
+  assert.ok(took >= 250 && took < 4_000, `closed after ${took}ms`)
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  assert.deepEqual(observer.sessions.map((s) => ({ ...s })), [{
+    listener: 'edge', targetGroup: 'app', target: target.address, outcome: 'idle-timeout', bytesFromClient: 5, bytesToClient: 7,
+  }])
+})
+
+test('TCP: a denied client is closed without reaching a target', async (t) => {
+  const [target] = await startTcpTargets(['a'])
+  t.after(() => target.kill())
+  const lb = await startBalancer(t, tcpConfig([target.address], { access: [{ allow: '127.0.0.2' }, { deny: 'all' }] }))
+  const denied = await exchange(lb.port('edge'), 'hello')
+  assert.equal(denied.text, '')
+  assert.notEqual(denied.how, 'timeout')
+  assert.equal(target.accepted, 0)
+  const allowed = await exchange(lb.port('edge'), 'hello', { localAddress: '127.0.0.2', closeAfter: 7 })
+  assert.equal(allowed.text, 'a:hello')
+})
+
+test('TCP: with no target reachable the client is closed (no hang)', async (t) => {
+  const [target] = await startTcpTargets(['a'])
+  const address = target.address
+  await target.kill()
+  const lb = await startBalancer(t, tcpConfig([address]))
+  const r = await exchange(lb.port('edge'), 'hello', { ms: 5_000 })
+  assert.equal(r.text, '')
+  assert.notEqual(r.how, 'timeout')
+})
+
+test('TCP: a reload changes the targets of new connections; an open connection keeps relaying', async (t) => {
+  const targets = await startTcpTargets(['a', 'b'])
+  t.after(() => Promise.all(targets.map((x) => x.kill())))
+  const lb = await startBalancer(t, tcpConfig([targets[0].address]))
+  const port = lb.port('edge')
+  const open = exchange(port, '', { ms: 600 })
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  await lb.reload(tcpConfig([targets[1].address]))
+  assert.equal(lb.port('edge'), port, 'the same socket keeps listening')
+  const r = await exchange(port, 'hi', { closeAfter: 4 })
+  assert.equal(r.text, 'b:hi')
+  assert.equal((await open).how, 'timeout', 'the connection opened before the reload stayed open')
+  assert.equal(targets[0].accepted, 1)
+})
