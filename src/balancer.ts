@@ -15,6 +15,8 @@ import { TargetStateStore } from './targets/target-state.ts'
 import { HealthStore } from './targets/target-health.ts'
 import type { RequestObserver } from './observe/observer.ts'
 import { PoolRegistry, poolSettings } from './upstream/pool.ts'
+import { RateLimitZones } from './protection/rate-limit.ts'
+import { ConnectionCap } from './protection/connection-counter.ts'
 import type { ProxyContext } from './upstream/proxy.ts'
 
 export interface ReloadSummary {
@@ -45,6 +47,9 @@ export class Balancer {
   readonly store: TargetStateStore
   readonly health: HealthStore
   readonly pools = new PoolRegistry()
+  /** Rate-limit buckets, kept across reloads (src/protection/rate-limit.ts). */
+  readonly rateZones = new RateLimitZones()
+  readonly #cap = new ConnectionCap()
   readonly #log: Logger
   readonly #ctx: ProxyContext
   readonly #listeners = new Map<string, Listener>()
@@ -58,6 +63,7 @@ export class Balancer {
     this.health = options.health ?? new HealthStore(options.now)
     const log = options.log
     this.#ctx = {
+      connectionCap: this.#cap,
       pools: this.pools,
       now: options.now ?? (() => performance.now()),
       observer: options.observer,
@@ -96,7 +102,8 @@ export class Balancer {
   }
 
   async start(config: Config): Promise<void> {
-    const model = buildModel(config, this.store, this.health)
+    const model = buildModel(config, this.store, this.health, this.rateZones)
+    this.#cap.max = config.maxConnections
     const opened: Listener[] = []
     try {
       for (const lm of model.listeners) {
@@ -118,7 +125,7 @@ export class Balancer {
   async reload(config: Config): Promise<ReloadSummary> {
     const old = this.#model
     if (old === undefined) throw new Error('reload before start')
-    const model = buildModel(config, this.store, this.health)
+    const model = buildModel(config, this.store, this.health, this.rateZones)
     const wanted = new Map(model.listeners.map((l) => [l.key, l]))
     const added: Listener[] = []
     try {
@@ -141,9 +148,11 @@ export class Balancer {
     for (const l of removed) this.#listeners.delete(l.model.key)
     for (const l of added) this.#listeners.set(l.model.key, l)
     this.#model = model
+    this.#cap.max = config.maxConnections
     // Old listeners finish their requests in the background.
     for (const l of removed) void l.close(config.drainTimeout)
     this.#retainTargets(model)
+    this.rateZones.retain(model.rateLimitZones)
     const before = targetKeys(old)
     const after = targetKeys(model)
     return {

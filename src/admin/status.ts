@@ -72,7 +72,8 @@ function groupOf(cp: ControlPlane, name: string, inFlight: Record<string, number
     name,
     algorithm: g.algorithm,
     used: usedGroups(cp.config).has(name),
-    healthCheck: g.healthCheck ?? null,
+    // The protocol a check runs with: its own, or the group's.
+    healthCheck: g.healthCheck === undefined ? null : { ...g.healthCheck, protocol: g.healthCheck.protocol ?? (g.protocol === 'https' ? 'https' : 'http') },
     failOpen: g.failOpen,
     deregistrationDelayMs: g.deregistrationDelay,
     targets: cp.records().filter((r) => r.group === name).map((r) => targetView(r, inFlight, drainingUntil)),

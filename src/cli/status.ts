@@ -115,7 +115,7 @@ export function groupSummary(g: GroupView): string {
   const hc = g.healthCheck
   if (hc === null) parts.push('no health check')
   else {
-    const what = hc.protocol === 'tcp' ? 'tcp connect' : `http ${hc.path ?? '/'}${hc.matcher !== undefined && hc.matcher !== '200' ? ` expecting ${hc.matcher}` : ''}`
+    const what = hc.protocol === 'tcp' ? 'tcp connect' : `${hc.protocol ?? 'http'} ${hc.path ?? '/'}${hc.matcher !== undefined && hc.matcher !== '200' ? ` expecting ${hc.matcher}` : ''}`
     const port = hc.port !== undefined && hc.port !== 'traffic-port' ? ` on port ${hc.port}` : ''
     const every = hc.interval === undefined ? '' : ` every ${duration(hc.interval)}`
     const thresholds = hc.healthyThreshold === undefined ? '' : ` (healthy after ${hc.healthyThreshold}, unhealthy after ${hc.unhealthyThreshold})`

@@ -20,7 +20,7 @@ test('an unknown key points at the key, suggests the closest and lists the allow
       - forwrd: api
 `
   assert.deepEqual(errors(yaml), [
-    'f.yaml:6:9 listeners[0].routes[0].forwrd: unknown key "forwrd"; did you mean "forward"? (expected one of: match, forward, redirect, respond, proxy, addHeaders, access, maxBodyBytes)',
+    'f.yaml:6:9 listeners[0].routes[0].forwrd: unknown key "forwrd"; did you mean "forward"? (expected one of: match, forward, redirect, respond, proxy, addHeaders, access, allow, deny, maxBodyBytes, limits, rateLimit)',
   ])
 })
 
@@ -103,7 +103,7 @@ targetGroups:
   ])
   // Unknown keys list what this kind of listener takes.
   assert.deepEqual(errors('listeners:\n  - { name: edge, protocol: tcp, listen: 9000, forward: app, routes: [] }\ntargetGroups: { app: {} }\n'), [
-    'f.yaml:2:62 listeners[0].routes: unknown key "routes" (expected one of: protocol, name, listen, proxyProtocol, acceptProxyProtocol, idleTimeout, prereadTimeout, access, forward)',
+    'f.yaml:2:62 listeners[0].routes: unknown key "routes" (expected one of: protocol, name, listen, proxyProtocol, acceptProxyProtocol, idleTimeout, prereadTimeout, access, allow, deny, connectionLimits, forward)',
   ])
 })
 
@@ -120,7 +120,7 @@ targetGroups:
   assert.deepEqual(errors(yaml), [
     'f.yaml:1:10 workers: expected a number or "auto", found "two"',
     'f.yaml:5:13 listeners[0].listen: expected a number or a string, found a list',
-    'f.yaml:6:5 listeners[0].extra: unknown key "extra" (expected one of: name, protocol, listen, tls, http2, hsts, routes, virtualHosts, access, maxBodyBytes, errorPages, limits, forwardedHeaders, requestId, accessLog, acceptProxyProtocol)',
+    'f.yaml:6:5 listeners[0].extra: unknown key "extra" (expected one of: name, protocol, listen, tls, http2, hsts, routes, virtualHosts, access, allow, deny, maxBodyBytes, rateLimit, connectionLimits, trustedProxies, replaceForwardedFor, errorPages, limits, forwardedHeaders, requestId, accessLog, acceptProxyProtocol)',
     'f.yaml:8:19 targetGroups.api.hashKey: expected header:NAME, cookie:NAME, path or client-ip, found "header x"',
     'f.yaml:8:44 targetGroups.api.connections: expected a number of at least 1, found 0',
   ])

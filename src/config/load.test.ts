@@ -29,7 +29,7 @@ test('the quickstart YAML loads with durations in ms and defaults filled', async
   const [web] = httpListeners(config)
   assert.equal(web.listen, 8080)
   assert.equal(web.forwardedHeaders, true)
-  assert.deepEqual(web.limits, { headerTimeout: 60_000, keepAliveTimeout: 75_000 })
+  assert.deepEqual(web.limits, { maxHeaderBytes: 16_384, maxHeaders: 100, maxUriBytes: 8_192, headerTimeout: 60_000, bodyTimeout: 60_000, keepAliveTimeout: 75_000 })
   assert.deepEqual(web.routes[0], { match: { host: 'api.example.com', path: '/api/' }, forward: 'api' })
   assert.deepEqual(web.routes[1].redirect, { location: 'https://example.com/new/', status: 301 })
   assert.deepEqual(web.routes[2].respond, { status: 200, body: 'pong', contentType: 'text/plain; charset=utf-8', headers: {} })
@@ -86,7 +86,7 @@ test('a fulcrum.config.ts using defineConfig from "fulcrum" loads', async () => 
 test('problems in a TypeScript config carry the key path but no line', async () => {
   const file = fixture('broken.config.ts')
   assert.deepEqual(problems(await loadConfig(file)), [
-    `${file} listeners[0].routes[0].forwrd: unknown key "forwrd"; did you mean "forward"? (expected one of: match, forward, redirect, respond, proxy, addHeaders, access, maxBodyBytes)`,
+    `${file} listeners[0].routes[0].forwrd: unknown key "forwrd"; did you mean "forward"? (expected one of: match, forward, redirect, respond, proxy, addHeaders, access, allow, deny, maxBodyBytes, limits, rateLimit)`,
     `${file} targetGroups.api.algorithm: expected one of: round-robin, least-conn, least-time, random, p2c, ip-hash, hash; found "roundrobin"; did you mean "round-robin"?`,
   ])
 })
@@ -146,7 +146,7 @@ test('every schema problem in a file is reported in one result, in file order', 
   const file = fixture('broken.yaml')
   assert.deepEqual(problems(await loadConfig(file)), [
     `${file}:8:24 listeners[0].routes[0].match.path: expected text starting with "/", found "api/"; write "/api/"`,
-    `${file}:9:9 listeners[0].routes[0].forwrd: unknown key "forwrd"; did you mean "forward"? (expected one of: match, forward, redirect, respond, proxy, addHeaders, access, maxBodyBytes)`,
+    `${file}:9:9 listeners[0].routes[0].forwrd: unknown key "forwrd"; did you mean "forward"? (expected one of: match, forward, redirect, respond, proxy, addHeaders, access, allow, deny, maxBodyBytes, limits, rateLimit)`,
     `${file}:12:16 targetGroups.api.algorithm: expected one of: round-robin, least-conn, least-time, random, p2c, ip-hash, hash; found "roundrobin"; did you mean "round-robin"?`,
     `${file}:15:44 targetGroups.api.targets[1].weight: expected a number, found "3"; write 3 without quotes`,
     `${file}:16:26 targetGroups.api.timeouts.connect: expected a duration such as "500ms", "5s", "1m" or "1h", found "5q"`,

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod'
 import { access, forward, listenAddress } from './schema-common.ts'
+import { cidrLists, connectionLimits } from './schema-protection.ts'
 import { duration } from './schema-target-group.ts'
 
 const proxyProtocol = z.enum(['v1', 'v2'])
@@ -26,6 +27,8 @@ const streamCommon = {
     .describe('A connection with no bytes either way for this long is closed (nginx proxy_timeout). Default 10m.'),
   prereadTimeout,
   access: access.optional(),
+  ...cidrLists,
+  connectionLimits: connectionLimits.optional(),
 }
 
 export const tcpListener = z.strictObject({
@@ -58,5 +61,6 @@ export const udpListener = z.strictObject({
   maxSessions: z.number().int().min(1).default(10_000)
     .describe('Most client sessions kept at once; a new client past it replaces the longest idle one. Default 10000.'),
   access: access.optional(),
+  ...cidrLists,
 })
 

@@ -75,7 +75,9 @@ const upstreamTimeouts = z.strictObject({
 const MATCHER = /^\s*[1-5]\d\d(\s*-\s*[1-5]\d\d)?(\s*,\s*[1-5]\d\d(\s*-\s*[1-5]\d\d)?)*\s*$/
 
 const healthCheck = z.strictObject({
-  protocol: z.enum(['http', 'tcp']).default('http').describe('http: a request to path must answer a matching status; tcp: a connection must open. Default http.'),
+  protocol: z.enum(['http', 'https', 'tcp']).optional()
+    .describe('http: a request to path must answer a matching status; https: the same over TLS, verified as the group\'s traffic is (tls.ca, serverName, insecureSkipVerify); '
+      + 'tcp: a connection must open. Default: the group\'s protocol (http or https), as an ALB.'),
   path: z.string().startsWith('/').default('/').describe('Path requested by http checks. Default /.'),
   port: z
     .union([z.literal('traffic-port'), z.number().int().min(1).max(65535)])

@@ -9,6 +9,7 @@ import { ALGORITHMS, RETRY_CONDITIONS, duration, targetGroup } from './schema-ta
 export { ALGORITHMS, RETRY_CONDITIONS, duration, target, targetGroup } from './schema-target-group.ts'
 import { access, forward, listenAddress } from './schema-common.ts'
 import { tcpListener, tlsPassthroughListener, udpListener } from './schema-l4.ts'
+import { cidrLists, clientLimits, connectionLimits, rateLimit, rateLimits, routeLimits, size, trustedProxies } from './schema-protection.ts'
 
 const httpStatus = z.number().int().min(100).max(599)
 
@@ -94,8 +95,7 @@ const addHeaders = z
   .array(addHeader)
   .describe('Response headers added as nginx add_header: only on success and redirect statuses unless always: true.')
 
-const maxBodyBytes = z
-  .number().int().min(0)
+const maxBodyBytes = size
   .describe('Largest request body in bytes (nginx client_max_body_size); 0 = no limit. A larger Content-Length gets 413 '
     + 'before the body is read; a chunked body that grows past it is cut. The innermost level that sets it decides. Default: no limit.')
 
@@ -104,7 +104,10 @@ const actionExtras = {
   proxy: proxyOptions.optional(),
   addHeaders: addHeaders.optional(),
   access: access.optional(),
+  ...cidrLists,
   maxBodyBytes: maxBodyBytes.optional(),
+  limits: routeLimits.optional(),
+  rateLimit: rateLimits.optional(),
 }
 
 /** A route: optional `match`, then exactly one action: forward, redirect or respond. */
@@ -125,7 +128,11 @@ export interface LocationInput {
   proxy?: z.input<typeof proxyOptions>
   addHeaders?: z.input<typeof addHeaders>
   access?: z.input<typeof access>
-  maxBodyBytes?: number
+  allow?: string[]
+  deny?: string[]
+  maxBodyBytes?: z.input<typeof maxBodyBytes>
+  limits?: z.input<typeof routeLimits>
+  rateLimit?: z.input<typeof rateLimits>
   locations?: LocationInput[]
 }
 export interface LocationOutput {
@@ -136,7 +143,11 @@ export interface LocationOutput {
   proxy?: z.output<typeof proxyOptions>
   addHeaders?: z.output<typeof addHeaders>
   access?: z.output<typeof access>
+  allow?: string[]
+  deny?: string[]
   maxBodyBytes?: number
+  limits?: z.output<typeof routeLimits>
+  rateLimit?: z.output<typeof rateLimits>
   locations?: LocationOutput[]
 }
 
@@ -168,12 +179,9 @@ export const virtualHost = z.strictObject({
     .describe('The virtual host for requests no name matches (nginx default_server). Default: the listener\'s first virtual host.'),
   locations: z.array(location).default([]).describe('nginx locations; none matching answers 404.'),
   access: access.optional(),
+  ...cidrLists,
   maxBodyBytes: maxBodyBytes.optional(),
-})
-
-const clientLimits = z.strictObject({
-  headerTimeout: duration.default(60_000).describe('Time a client has to send the request headers (nginx client_header_timeout). Default 60s.'),
-  keepAliveTimeout: duration.default(75_000).describe('How long an idle client connection is kept (nginx keepalive_timeout). Default 75s.'),
+  rateLimit: rateLimits.optional(),
 })
 
 const accessLog = z.strictObject({
@@ -212,12 +220,20 @@ export const httpListener = z.strictObject({
     .optional()
     .describe('Instead of routes: nginx server blocks with locations, chosen by nginx\'s server_name and location rules.'),
   access: access.optional(),
+  ...cidrLists,
   maxBodyBytes: maxBodyBytes.optional(),
+  rateLimit: rateLimits.optional(),
+  connectionLimits: connectionLimits.optional(),
+  trustedProxies: trustedProxies.optional(),
+  replaceForwardedFor: z.boolean().default(false)
+    .describe('From peers that are not trusted proxies, drop the X-Forwarded-For they sent instead of appending to it (targets then see only what this balancer saw). Default false.'),
   errorPages: z
     .enum(['plain', 'nginx'])
     .default('plain')
     .describe('Bodies of Fulcrum\'s own 403/404/413/502/503/504 answers: plain text, or nginx\'s HTML pages (signed "fulcrum"). Default plain.'),
-  limits: clientLimits.default({ headerTimeout: 60_000, keepAliveTimeout: 75_000 }),
+  limits: clientLimits.default({
+    maxHeaderBytes: 16 * 1024, maxHeaders: 100, maxUriBytes: 8 * 1024, headerTimeout: 60_000, bodyTimeout: 60_000, keepAliveTimeout: 75_000,
+  }),
   forwardedHeaders: z
     .boolean().default(true)
     .describe('Add X-Forwarded-For/-Proto/-Host/-Port and X-Real-IP to proxied requests. Default true.'),
@@ -245,6 +261,8 @@ export const configSchema = z.strictObject({
     .default({ listen: '127.0.0.1:9090', enabled: true }),
   dataDir: z.string().default('./data').describe('Durable state, relative to the config file\'s folder.'),
   drainTimeout: duration.default(30_000).describe('On stop, how long requests in flight may take to finish. Default 30s.'),
+  maxConnections: z.number().int().min(1).optional()
+    .describe('Most open client connections over all listeners together; past it new ones are closed at once. Default: no cap.'),
   listeners: z.array(listener).min(1).describe('Where clients connect.'),
   targetGroups: z
     .record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'use only letters, digits, "_", "." and "-"'), targetGroup)
@@ -286,4 +304,6 @@ export function isHttpListener(l: ListenerConfig): l is HttpListenerConfig {
 export function httpListeners(config: Pick<Config, 'listeners'>): HttpListenerConfig[] {
   return config.listeners.filter(isHttpListener)
 }
+export type RateLimitConfig = z.output<typeof rateLimit>
+export type ConnectionLimitsConfig = z.output<typeof connectionLimits>
 export type StickinessConfig = NonNullable<TargetGroupConfig['stickiness']>

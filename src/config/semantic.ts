@@ -8,6 +8,7 @@ import { checkListeners } from './semantic-listen.ts'
 import type { Finding, Path } from './problem.ts'
 import { isHttpListener, type AccessRuleConfig, type Config, type HttpListenerConfig, type LocationConfig, type RouteConfig, type TargetGroupConfig } from './schema.ts'
 import { checkL4Listener } from './semantic-l4.ts'
+import { checkProtection } from './semantic-protection.ts'
 import { didYouMean } from './suggest.ts'
 import { formatDuration } from './duration.ts'
 import { compileFormat } from '../observe/log-format.ts'
@@ -29,6 +30,7 @@ export function checkConfig(config: Config, lineOf: LineOf = () => undefined): S
   const result: SemanticResult = { problems: [], warnings: [] }
   checkAdmin(config, result.problems)
   checkListeners(config, lineOf, result.problems)
+  checkProtection(config, result.problems)
   config.listeners.forEach((listener, l) => {
     // A log template with an unknown variable would print "-" forever: refuse it here, with its name.
     if (!isHttpListener(listener) || listener.accessLog === undefined) return

@@ -51,7 +51,7 @@ test('aliases work, but an alias bomb is refused', () => {
   const ok = parseConfigText(`x-port: &port 8080\nlisteners: [{ name: web, protocol: http, listen: *port }]\n`, 'f.yaml')
   assert.equal(ok.ok, false) // "x-port" is not a config key, but the alias itself resolved
   assert.deepEqual(ok.ok ? [] : ok.problems.map(formatProblem), [
-    'f.yaml:1:1 x-port: unknown key "x-port" (expected one of: workers, admin, dataDir, drainTimeout, listeners, targetGroups)',
+    'f.yaml:1:1 x-port: unknown key "x-port" (expected one of: workers, admin, dataDir, drainTimeout, maxConnections, listeners, targetGroups)',
   ])
   let bomb = `${LISTENER}x0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n`
   for (let i = 1; i < 9; i++) bomb += `x${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(', ')}]\n`
@@ -60,7 +60,7 @@ test('aliases work, but an alias bomb is refused', () => {
 
 test('"__proto__" is an ordinary (unknown) key, not a prototype', () => {
   assert.deepEqual(errors(`__proto__: { workers: 2 }\n${LISTENER}`), [
-    'f.yaml:1:1 __proto__: unknown key "__proto__" (expected one of: workers, admin, dataDir, drainTimeout, listeners, targetGroups)',
+    'f.yaml:1:1 __proto__: unknown key "__proto__" (expected one of: workers, admin, dataDir, drainTimeout, maxConnections, listeners, targetGroups)',
   ])
 })
 

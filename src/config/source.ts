@@ -30,7 +30,10 @@ export function readYaml(text: string, file: string): ReadResult {
   // logLevel 'error': yaml would otherwise print warnings to the process; we report them ourselves.
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false, logLevel: 'error' })
   const at = (offset: number, message: string): ConfigProblem => {
-    const { line, col } = lines.linePos(offset)
+    // The parser may point one past the end of the text (or of its line) for "unexpected end": keep the
+    // position inside the line, so an editor can jump to it.
+    const { line, col: rawCol } = lines.linePos(Math.max(0, Math.min(offset, text.length)))
+    const col = Math.min(rawCol, (text.split('\n')[line - 1] ?? '').replace(/\r$/, '').length + 1)
     return { file, line, column: col, path: formatPath(pathAtOffset(doc, offset)), message }
   }
   // Past the parser's depth limit every further error is an echo of the first: report that one alone.

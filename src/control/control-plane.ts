@@ -305,7 +305,8 @@ export class ControlPlane {
         if (record === undefined || record.state === 'draining' || record.state === 'unused') continue
         const parsed = parseTargetAddress(t.address)
         if ('error' in parsed) continue
-        targets.push({ group, address: t.address, host: parsed.host, port: parsed.port, check: g.healthCheck })
+        const protocol = g.healthCheck.protocol ?? (g.protocol === 'https' ? 'https' : 'http')
+        targets.push({ group, address: t.address, host: parsed.host, port: parsed.port, check: { ...g.healthCheck, protocol }, tls: g.tls })
       }
     }
     this.#checker.update(targets)

@@ -219,6 +219,11 @@ export class WorkerDataPlane implements DataPlane {
 
   #fork(slot: number): WorkerProcess {
     const w = new WorkerProcess(slot, this.#log.level, this.#observe)
+    // Rate limits: what one worker let through goes to every other (src/protection/rate-limit-sync.ts).
+    w.onNotice = (msg) => {
+      if (msg.type !== 'rateUsage') return
+      for (const other of this.#live()) if (other !== w) other.send(msg)
+    }
     this.#slots[slot] = w
     this.#lastStart[slot] = performance.now()
     void w.exited.then((exit) => this.#onExit(w, exit))

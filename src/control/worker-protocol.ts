@@ -13,6 +13,7 @@ import { formatAddress, parseListenAddress } from '../config/address.ts'
 import type { Config } from '../config/schema.ts'
 import type { HealthUpdate } from './data-plane.ts'
 import type { MetricsJson } from '../observe/data-plane-observer.ts'
+import type { RateUsage } from '../protection/rate-limit-sync.ts'
 
 /** Primary -> worker. */
 export type ToWorker =
@@ -29,6 +30,8 @@ export type ToWorker =
   | { readonly type: 'reopen' }
   /** Drain and exit; answered by `stopped` just before the exit. */
   | { readonly type: 'stop'; readonly drainTimeout: number }
+  /** Requests the other workers' rate limits let through (src/protection/rate-limit-sync.ts); not answered. */
+  | { readonly type: 'rateUsage'; readonly usage: RateUsage }
 
 /** Worker -> primary. Ports travel with `ready` and `applied`: they only change then. */
 export type FromWorker =
@@ -39,6 +42,8 @@ export type FromWorker =
   /** undefined when the worker counts no metrics. */
   | { readonly type: 'metrics'; readonly id: number; readonly metrics: MetricsJson | undefined }
   | { readonly type: 'stopped' }
+  /** What this worker's rate limits let through lately, for the primary to pass on to the others. */
+  | { readonly type: 'rateUsage'; readonly usage: RateUsage }
 
 /** The key a request's answer arrives under; `health` and `reopen` have none. */
 export function requestKey(msg: ToWorker): string | undefined {
@@ -48,7 +53,7 @@ export function requestKey(msg: ToWorker): string | undefined {
     case 'inFlight': return `inFlight:${msg.id}`
     case 'metrics': return `metrics:${msg.id}`
     case 'stop': return 'stop'
-    case 'health': case 'reopen': return undefined
+    case 'health': case 'reopen': case 'rateUsage': return undefined
   }
 }
 
@@ -60,6 +65,7 @@ export function replyKey(msg: FromWorker): string {
     case 'inFlight': return `inFlight:${msg.id}`
     case 'metrics': return `metrics:${msg.id}`
     case 'stopped': return 'stop'
+    case 'rateUsage': return 'rateUsage'
   }
 }
 
@@ -92,6 +98,8 @@ export class WorkerProcess {
   readonly exited: Promise<Exit>
   /** Set once it answered `ready`: its listeners are open. */
   serving = false
+  /** Messages that are not answers (rate usage to pass on). */
+  onNotice: ((msg: FromWorker) => void) | undefined
   readonly #pending = new Map<string, (a: Answer) => void>()
   #gone = false
 
@@ -111,7 +119,8 @@ export class WorkerProcess {
     this.child.on('message', (msg: unknown) => {
       if (!isFromWorker(msg)) return
       if (msg.type === 'ready') this.serving = true
-      this.#pending.get(replyKey(msg))?.(msg)
+      if (msg.type === 'rateUsage') this.onNotice?.(msg)
+      else this.#pending.get(replyKey(msg))?.(msg)
     })
     // A failed send or spawn also ends in 'exit' (or never started: pid -1, handled as gone below).
     this.child.on('error', () => {})
@@ -171,6 +180,7 @@ export function isFromWorker(msg: unknown): msg is FromWorker {
   if (typeof msg !== 'object' || msg === null) return false
   const type = (msg as { type?: unknown }).type
   return type === 'ready' || type === 'applied' || type === 'error' || type === 'inFlight' || type === 'metrics' || type === 'stopped'
+    || type === 'rateUsage'
 }
 
 /**
@@ -201,7 +211,16 @@ export function workerSnapshot(config: Config, workers: number, ports: ReadonlyM
       retries: { ...g.retries, budget: { ...g.retries.budget, minPerSecond: g.retries.budget.minPerSecond / workers } },
     }
   }
-  return { ...config, listeners, targetGroups }
+  const perWorker = (n: number | undefined): number | undefined => (n === undefined ? undefined : Math.ceil(n / workers))
+  return {
+    ...config,
+    maxConnections: perWorker(config.maxConnections),
+    // Connection limits are counted in each worker (the kernel spreads a client's connections over them).
+    listeners: listeners.map((l) => l.protocol === 'udp' || l.connectionLimits === undefined ? l : {
+      ...l, connectionLimits: { ...l.connectionLimits, perClient: perWorker(l.connectionLimits.perClient), total: perWorker(l.connectionLimits.total) },
+    }),
+    targetGroups,
+  }
 }
 
 /** Ports held in the primary for a snapshot's new listeners; release once the workers have bound them. */

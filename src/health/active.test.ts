@@ -17,7 +17,7 @@ const CHECK: HealthCheckConfig = {
 const ONCE = { interval: 10_000, timeout: 2_000 }
 
 function target(port: number, check: Partial<HealthCheckConfig> = {}, group = 'api'): CheckTarget {
-  return { group, address: `127.0.0.1:${port}`, host: '127.0.0.1', port, check: { ...CHECK, ...check } }
+  return { group, address: `127.0.0.1:${port}`, host: '127.0.0.1', port, check: { ...CHECK, ...check, protocol: check.protocol ?? 'http' } }
 }
 
 interface Reported extends CheckResult {

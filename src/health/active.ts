@@ -129,5 +129,8 @@ function probe(t: CheckTarget, signal: AbortSignal): Promise<ProbeVerdict> {
   const timeout = check.timeout > 0 ? Math.min(check.timeout, MAX_TIMER_MS) : clampInterval(check.interval)
   const where = { host: t.host, port: check.port === 'traffic-port' ? t.port : check.port, timeout }
   if (check.protocol === 'tcp') return probeTcp(where, signal)
-  return probeHttp({ ...where, path: check.path, hostHeader: check.host ?? t.address, matcher: check.matcher }, signal)
+  return probeHttp({
+    ...where, path: check.path, hostHeader: check.host ?? t.address, matcher: check.matcher,
+    tls: check.protocol === 'https' ? t.tls ?? {} : undefined,
+  }, signal)
 }

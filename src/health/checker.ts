@@ -1,5 +1,5 @@
 /** The contract between the control plane and the active health checker (src/health/active.ts). */
-import type { HealthCheckConfig } from '../config/schema.ts'
+import type { HealthCheckConfig, TargetGroupConfig } from '../config/schema.ts'
 
 /** One target to check, as the control plane hands it over. */
 export interface CheckTarget {
@@ -8,7 +8,10 @@ export interface CheckTarget {
   /** Where the target serves traffic; the check uses `check.port` when it is a number. */
   readonly host: string
   readonly port: number
-  readonly check: HealthCheckConfig
+  /** With `protocol` resolved (a group's own protocol when the check names none). */
+  readonly check: HealthCheckConfig & { readonly protocol: 'http' | 'https' | 'tcp' }
+  /** https checks: the group's TLS settings (CA, server name, verification), as its traffic uses them. */
+  readonly tls?: TargetGroupConfig['tls']
 }
 
 export interface CheckResult {

@@ -20,6 +20,10 @@ export function describeProbeError(err: unknown): string {
   if (code === 'ECONNREFUSED') return 'connection refused'
   if (code === 'ECONNRESET') return 'connection reset'
   if (code === 'EHOSTUNREACH') return 'host unreachable'
+  // Certificate verification (ERR_TLS_CERT_ALTNAME_INVALID, UNABLE_TO_VERIFY_LEAF_SIGNATURE, CERT_HAS_EXPIRED, …): the message says what is wrong.
+  if (typeof code === 'string' && (code.startsWith('ERR_TLS_') || /CERT|SIGNATURE|ISSUER/.test(code))) {
+    return `TLS: ${err instanceof Error ? err.message : code}`
+  }
   if (typeof code === 'string' && code !== '') return `error: ${code}`
   return `error: ${err instanceof Error ? err.message : String(err)}`
 }

@@ -1,8 +1,15 @@
 /**
- * The http health probe, as an ALB does it: GET the path on a fresh connection (closed afterwards, never
- * pooled, so a stuck pool cannot hide a failure), and pass when the status matches.
+ * The http and https health probe, as an ALB does it: GET the path on a fresh connection (closed
+ * afterwards, never pooled, so a stuck pool cannot hide a failure), and pass when the status matches.
+ * https verifies the target's certificate as the group's traffic does (an ALB does not verify it for
+ * checks; here a certificate the traffic would refuse makes the target unhealthy, which says more).
  */
+import { readFileSync } from 'node:fs'
 import { request } from 'node:http'
+import { request as httpsRequest } from 'node:https'
+import type { TargetGroupConfig } from '../config/schema.ts'
+import { isIP } from 'node:net'
+import { checkServerIdentity } from 'node:tls'
 import { formatDuration } from '../config/duration.ts'
 import { parseMatcher } from './thresholds.ts'
 import { describeProbeError, type ProbeTarget, type ProbeVerdict } from './probe-error.ts'
@@ -13,6 +20,8 @@ export interface HttpProbeTarget extends ProbeTarget {
   readonly hostHeader: string
   /** Statuses that pass, e.g. "200-299,302". */
   readonly matcher: string
+  /** Set for https checks: the group's TLS settings ({} = system CAs, the target's host as the name). */
+  readonly tls?: NonNullable<TargetGroupConfig['tls']> | Record<string, never>
 }
 
 export const USER_AGENT = 'Fulcrum-HealthChecker/1'
@@ -34,13 +43,22 @@ export function probeHttp(target: HttpProbeTarget, signal: AbortSignal): Promise
     }
     let req: ReturnType<typeof request>
     try {
-      req = request({
+      const options = {
         host: target.host,
         port: target.port,
         method: 'GET',
         path: target.path,
-        agent: false,
+        agent: false as const,
         headers: { Host: target.hostHeader, 'User-Agent': USER_AGENT, Connection: 'close' },
+      }
+      const tls = target.tls as Partial<NonNullable<TargetGroupConfig['tls']>> | undefined
+      req = tls === undefined ? request(options) : httpsRequest({
+        ...options,
+        ca: tls.ca === undefined ? undefined : readFileSync(tls.ca),
+        servername: tls.serverName ?? (isIP(target.host) === 0 ? target.host : undefined),
+        rejectUnauthorized: tls.insecureSkipVerify !== true,
+        // The name the certificate must carry, as the traffic checks it.
+        checkServerIdentity: (host, cert) => checkServerIdentity(tls.serverName ?? host, cert),
       })
     } catch (err) {
       // A path or Host header node refuses to send (ERR_UNESCAPED_CHARACTERS, ERR_INVALID_CHAR).

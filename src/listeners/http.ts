@@ -4,11 +4,11 @@
  * is swapped by `update()` on reload; requests already running keep the generation they started with, and
  * the socket stays open, so a reload loses nothing.
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http'
+import { createServer, STATUS_CODES, type IncomingMessage, type Server } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse, Http2Session } from 'node:http2'
 import type { Server as NetServer, Socket } from 'node:net'
 import type { CertificateTable } from '../model/tls.ts'
-import { adaptH2, createTlsServer, type TlsServer } from './tls.ts'
+import { adaptH2, applyClientLimits, createTlsServer, type TlsServer } from './tls.ts'
 import type { AnyListenerModel, ListenerModel, RouteAction } from '../model/build.ts'
 import { listenError, wrongKind, type Listener } from './listener.ts'
 import { RequestScope, type RouteExtras } from '../model/route-extras.ts'
@@ -21,6 +21,8 @@ import { evaluate, hostVariable } from '../upstream/templates.ts'
 import type { ForwardingOptions } from '../upstream/request-headers.ts'
 import { socketClient } from './client-address.ts'
 import { gateConnections } from './proxy-gate.ts'
+import { clientOf, RequestGuard, type Admitted } from './request-guard.ts'
+import { checkRateLimits } from '../protection/rate-limits.ts'
 import { tunnelUpgrade } from './upgrade.ts'
 import { LocalRecord } from '../observe/observer.ts'
 
@@ -31,6 +33,7 @@ export class HttpListener implements Listener {
   /** HTTP/2 sessions, to close them gracefully on stop (an HTTP/2 server has no closeIdleConnections). */
   readonly #sessions = new Set<Http2Session>()
   readonly #sockets = new Set<Socket>()
+  readonly #guard = new RequestGuard()
   #model: ListenerModel
   /** The model's forwarding options with the port actually bound (the config may say 0). */
   #forwarding: ForwardingOptions
@@ -84,11 +87,13 @@ export class HttpListener implements Listener {
         socket.once('close', () => observer.connectionClosed(name))
       })
     }
+    applyClientLimits(this.server, model.config.limits)
     // Last, so that the header is read before every handler above sees the connection.
     gateConnections(this.server as NetServer, {
       enabled: () => this.#model.config.acceptProxyProtocol,
       timeoutMs: () => this.#model.config.limits.headerTimeout,
       tls: model.certificates !== undefined,
+      cap: ctx.connectionCap,
     })
   }
 
@@ -127,31 +132,32 @@ export class HttpListener implements Listener {
       // New handshakes without SNI get the new default certificate; SNI lookups read the model already.
       (this.server as TlsServer).setSecureContext(model.certificates.defaultOptions)
     }
-    if ('headersTimeout' in this.server) {
-      this.server.headersTimeout = model.config.limits.headerTimeout
-      this.server.keepAliveTimeout = model.config.limits.keepAliveTimeout
-    }
+    applyClientLimits(this.server, model.config.limits)
   }
 
   #onRequest(req: IncomingMessage, res: ProxyResponse): void {
     const model = this.#model
     if (this.#stopping) res.shouldKeepAlive = false
     this.#ctx.observer?.requestStarted(model.name)
+    const who = this.#guard.admit(req, res, model, this.#forwarding)
+    if (who === undefined) {
+      this.#record(req, res, -1, socketClient(req.socket), this.#ctx.observer === undefined ? 0 : this.#ctx.now(), 0)
+      return
+    }
     if (model.virtualHosts !== undefined) {
-      this.#onVirtualHostRequest(req, res, model.virtualHosts)
+      this.#onVirtualHostRequest(req, res, model.virtualHosts, who)
       return
     }
     const action = model.router.match(req as Required<IncomingMessage>)
-    // Routes that use access, body limits, proxy options, addHeaders, templates or nginx pages go the long way.
+    // Routes that use access, limits, proxy options, addHeaders, templates or nginx pages go the long way.
     const extras = action === undefined ? model.fallback : action.extras
     if (extras !== undefined) {
-      this.#serve(req, res, action, extras, undefined, false)
+      this.#serve(req, res, action, extras, undefined, false, who)
       return
     }
     if (action !== undefined && action.kind === 'forward') {
       const group = action.groups.choose()
-      new ProxyExchange(req, res, group, this.#ctx, socketClient(req.socket), this.#forwarding,
-        model.name, action.index).start()
+      new ProxyExchange(req, res, group, this.#ctx, who.clientIp, who.forwarding, model.name, action.index).start()
       return
     }
     const startedAt = this.#ctx.observer === undefined ? 0 : this.#ctx.now()
@@ -165,7 +171,7 @@ export class HttpListener implements Listener {
       res.writeHead(action.status, ['location', action.location, 'content-length', '0'])
       res.end()
     }
-    this.#record(req, res, action?.index ?? -1, socketClient(req.socket), startedAt, bytes)
+    this.#record(req, res, action?.index ?? -1, who.clientIp, startedAt, bytes)
   }
 
   /** Hands a request the listener answered itself to the observer, once its connection is done with it. */
@@ -177,20 +183,19 @@ export class HttpListener implements Listener {
   }
 
   /** nginx server blocks: a bad Host or URI is 400, then server_name, then location selection. */
-  #onVirtualHostRequest(req: IncomingMessage, res: ProxyResponse, servers: ServerTable<VirtualHostModel>): void {
+  #onVirtualHostRequest(req: IncomingMessage, res: ProxyResponse, servers: ServerTable<VirtualHostModel>, who: Admitted): void {
     const host = validHost(req.headers.host)
     const vhost = host === undefined ? servers.default : servers.select(host)
     const uri = host === undefined ? undefined : normalizeUri(req.url as string)
     if (uri === undefined) {
-      const clientIp = socketClient(req.socket)
       const startedAt = this.#ctx.observer === undefined ? 0 : this.#ctx.now()
-      const scope = new RequestScope(req, vhost.fallback, clientIp, this.#forwarding.port, undefined)
-      this.#record(req, res, -1, clientIp, startedAt, sendError(res, 400, undefined, scope))
+      const scope = new RequestScope(req, vhost.fallback, who.clientIp, this.#forwarding.port, undefined)
+      this.#record(req, res, -1, who.clientIp, startedAt, sendError(res, 400, undefined, scope))
       return
     }
     const found = vhost.locations.find(uri)
-    if (found === undefined) this.#serve(req, res, undefined, vhost.fallback, uri, false)
-    else this.#serve(req, res, found.value, found.value.extras as RouteExtras, uri, found.redirect)
+    if (found === undefined) this.#serve(req, res, undefined, vhost.fallback, uri, false, who)
+    else this.#serve(req, res, found.value, found.value.extras as RouteExtras, uri, found.redirect, who)
   }
 
   /**
@@ -198,8 +203,8 @@ export class HttpListener implements Listener {
    * (413, and the connection closes), the auto redirect of "/x" to "/x/", allow/deny (403), then the action.
    */
   #serve(req: IncomingMessage, res: ProxyResponse, action: RouteAction | undefined, extras: RouteExtras, uri: string | undefined,
-    redirectSlash: boolean): void {
-    const clientIp = socketClient(req.socket)
+    redirectSlash: boolean, who: Admitted): void {
+    const clientIp = who.clientIp
     const scope = new RequestScope(req, extras, clientIp, this.#forwarding.port, uri)
     const index = action?.index ?? -1
     const startedAt = this.#ctx.observer === undefined ? 0 : this.#ctx.now()
@@ -215,6 +220,28 @@ export class HttpListener implements Listener {
       this.#record(req, res, index, clientIp, startedAt, this.#redirect(res, 301, this.#slashLocation(scope, uri as string), scope))
       return
     }
+    if (extras.bodyTimeout !== undefined) RequestGuard.setBodyTimeout(req, extras.bodyTimeout)
+    if (extras.rateLimits !== undefined) {
+      // nginx's order: limit_req (preaccess) before allow/deny (access).
+      const outcome = checkRateLimits(extras.rateLimits, clientIp, req.headers, this.#ctx.now())
+      if (outcome.kind === 'reject') {
+        this.#record(req, res, index, clientIp, startedAt, sendError(res, outcome.status, undefined, scope, ['retry-after', String(outcome.retryAfterS)]))
+        return
+      }
+      if (outcome.delayMs > 0) {
+        // Held as nginx holds it, then served with the state of the world at that time.
+        const timer = setTimeout(() => { if (!res.destroyed) this.#act(req, res, action, extras, scope, who, index, startedAt) }, outcome.delayMs)
+        res.once('close', () => clearTimeout(timer))
+        return
+      }
+    }
+    this.#act(req, res, action, extras, scope, who, index, startedAt)
+  }
+
+  /** After the checks of #serve: allow/deny, then the action. */
+  #act(req: IncomingMessage, res: ProxyResponse, action: RouteAction | undefined, extras: RouteExtras, scope: RequestScope,
+    who: Admitted, index: number, startedAt: number): void {
+    const clientIp = who.clientIp
     if (extras.access !== undefined && !extras.access.allows(clientIp)) {
       this.#record(req, res, index, clientIp, startedAt, sendError(res, 403, undefined, scope))
       return
@@ -224,7 +251,7 @@ export class HttpListener implements Listener {
       return
     }
     if (action.kind === 'forward') {
-      new ProxyExchange(req, res, action.groups.choose(), this.#ctx, clientIp, this.#forwarding, this.#model.name, index, scope).start()
+      new ProxyExchange(req, res, action.groups.choose(), this.#ctx, clientIp, who.forwarding, this.#model.name, index, scope).start()
       return
     }
     let bytes = 0
@@ -269,14 +296,18 @@ export class HttpListener implements Listener {
     const model = this.#model
     const action: RouteAction | undefined = model.virtualHosts === undefined ? model.router.match(req as Required<IncomingMessage>)
       : this.#upgradeLocation(req, model.virtualHosts)
-    const denied = action?.extras?.access !== undefined && !action.extras.access.allows(socketClient(req.socket))
-    if (action === undefined || action.kind !== 'forward' || this.#stopping || denied) {
+    const clientIp = clientOf(req, model)
+    const denied = action?.extras?.access !== undefined && !action.extras.access.allows(clientIp)
+    const limits = action?.extras?.rateLimits
+    const limited = limits === undefined || denied ? undefined : checkRateLimits(limits, clientIp, req.headers, this.#ctx.now())
+    if (action === undefined || action.kind !== 'forward' || this.#stopping || denied || limited?.kind === 'reject') {
       const status = action === undefined ? '404 Not Found' : this.#stopping ? '503 Service Unavailable'
-        : denied ? '403 Forbidden' : '400 Bad Request'
+        : denied ? '403 Forbidden' : limited?.kind === 'reject' ? `${limited.status} ${STATUS_CODES[limited.status] ?? 'Error'}\r\nretry-after: ${limited.retryAfterS}`
+          : '400 Bad Request'
       socket.end(`HTTP/1.1 ${status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`)
       return
     }
-    tunnelUpgrade(req, socket, head, action.groups.choose(), this.#ctx, this.#forwarding, (s) => {
+    tunnelUpgrade(req, socket, head, action.groups.choose(), this.#ctx, this.#forwarding, clientIp, (s) => {
       this.#tunnels.add(s)
       s.once('close', () => this.#tunnels.delete(s))
     })

@@ -7,6 +7,7 @@
 import type { Server } from 'node:net'
 import type { Socket } from 'node:net'
 import { parseProxyHeader, type ParsedProxyHeader } from '../proxy-protocol/proxy-header.ts'
+import type { ConnectionCap } from '../protection/connection-counter.ts'
 import { rememberProxiedClient } from './client-address.ts'
 
 export interface ProxyHeaderRead {
@@ -49,19 +50,24 @@ export function readProxyHeader(socket: Socket, timeoutMs: number): Promise<Prox
 }
 
 /**
- * Puts the header read in front of a server's own connection handling (HTTP, HTTPS, HTTP/2): while
+ * Admits connections under the process's cap, and puts the header read in front of a server's own connection handling (HTTP, HTTPS, HTTP/2): while
  * `enabled()` says so, each connection's header is read first, its source remembered as the client, and
  * only then is the connection handed to the listeners the server had. `tls`: the TLS layer reads bytes
  * already received from the socket's buffer; the HTTP/1.1 parser reads the socket's handle directly, so
  * it gets them as a 'data' event instead.
  */
-export function gateConnections(server: Server, options: { enabled: () => boolean; timeoutMs: () => number; tls: boolean }): void {
+export function gateConnections(server: Server, options: { enabled: () => boolean; timeoutMs: () => number; tls: boolean; cap?: ConnectionCap }): void {
   const handlers = server.listeners('connection') as Array<(socket: Socket) => void>
   server.removeAllListeners('connection')
   const handOver = (socket: Socket): void => {
     for (const h of handlers) h.call(server, socket)
   }
   server.on('connection', (socket: Socket) => {
+    // Past maxConnections a connection is closed before anything reads from it.
+    if (options.cap !== undefined && !options.cap.admit(socket)) {
+      socket.destroy()
+      return
+    }
     if (!options.enabled()) {
       handOver(socket)
       return

@@ -14,6 +14,7 @@ import type { GroupChooser } from '../model/group-chooser.ts'
 import type { SessionOutcome } from '../observe/observer.ts'
 import type { ProxyAddresses } from '../proxy-protocol/proxy-header.ts'
 import { encodeProxyHeaderV1, encodeProxyHeaderV2, proxyAddressesOf } from '../proxy-protocol/proxy-header-encode.ts'
+import { ConnectionCounter } from '../protection/connection-counter.ts'
 import { connectTarget } from '../upstream/connect-target.ts'
 import type { ProxyContext } from '../upstream/proxy.ts'
 import { clientAddress } from './client-address.ts'
@@ -27,6 +28,7 @@ export class StreamListener implements Listener {
   readonly #ctx: ProxyContext
   /** Client connections, to close them on stop. */
   readonly #clients = new Set<Socket>()
+  readonly #connections = new ConnectionCounter()
   #model: StreamListenerModel
 
   constructor(model: StreamListenerModel, ctx: ProxyContext) {
@@ -62,6 +64,10 @@ export class StreamListener implements Listener {
 
   async #accept(client: Socket): Promise<void> {
     // The generation the connection arrived in serves it to the end, as HTTP requests keep theirs.
+    if (this.#ctx.connectionCap !== undefined && !this.#ctx.connectionCap.admit(client)) {
+      client.destroy()
+      return
+    }
     const model = this.#model
     const config = model.config
     const observer = this.#ctx.observer
@@ -89,6 +95,13 @@ export class StreamListener implements Listener {
     }
     const clientIp = source === undefined ? clientAddress(client.remoteAddress) : clientAddress(source.sourceAddress)
     if (model.access !== undefined && !model.access.allows(clientIp)) return fail('denied')
+    const limits = config.connectionLimits
+    if (limits !== undefined) {
+      // nginx limit_conn for streams: open connections per client address and in all.
+      const release = this.#connections.enter(clientIp, limits.perClient, limits.total)
+      if (release === undefined) return fail('limited')
+      client.once('close', release)
+    }
 
     let chooser: GroupChooser | undefined = model.forward
     if (model.sni !== undefined) {

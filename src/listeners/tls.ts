@@ -3,7 +3,8 @@
  * fallback), certificates looked up by SNI in the listener's current model, and the adapters that let an
  * HTTP/2 request go through the same path as an HTTP/1.1 one.
  */
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http'
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, Server } from 'node:http'
+import type { HttpListenerConfig } from '../config/schema.ts'
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
 import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2'
 import type { SecureContext } from 'node:tls'
@@ -80,4 +81,22 @@ export function adaptH2(req: Http2ServerRequest, res: Http2ServerResponse): void
   })
   // HTTP/1.1 keep-alive has no meaning on a stream; the listener sets it when stopping.
   Object.defineProperty(res, 'shouldKeepAlive', { set() {}, get() { return false } })
+}
+
+/**
+ * The listener's head limits and timeouts on its server, at start and on every reload. HTTP/1.1: Node
+ * answers 431 past maxHeaderSize itself, and keeps only maxHeadersCount fields, so one more than the
+ * limit is kept for the guard to see that there were too many. HTTP/2: the header list size is a
+ * SETTINGS value, and an idle session (no stream for keepAliveTimeout) is closed.
+ */
+export function applyClientLimits(server: Server<typeof IncomingMessage, typeof ProxyResponse> | TlsServer, limits: HttpListenerConfig['limits']): void {
+  if ('headersTimeout' in server) {
+    server.headersTimeout = limits.headerTimeout
+    server.keepAliveTimeout = limits.keepAliveTimeout
+    server.maxHeadersCount = limits.maxHeaders + 1
+    ;(server as { maxHeaderSize?: number }).maxHeaderSize = limits.maxHeaderBytes
+    return
+  }
+  server.updateSettings({ maxHeaderListSize: limits.maxHeaderBytes })
+  server.setTimeout(limits.keepAliveTimeout)
 }

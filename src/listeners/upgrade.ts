@@ -10,15 +10,13 @@ import type { TargetGroup } from '../targets/target-group.ts'
 import { connectTarget } from '../upstream/connect-target.ts'
 import type { ProxyContext } from '../upstream/proxy.ts'
 import { buildUpstreamHeaders, type ForwardingOptions } from '../upstream/request-headers.ts'
-import { socketClient } from './client-address.ts'
 
 function rawResponse(status: number, text: string): string {
   return `HTTP/1.1 ${status} ${text}\r\ncontent-type: text/plain\r\ncontent-length: ${text.length + 5}\r\nconnection: close\r\n\r\n${status} ${text}\n`
 }
 
 export function tunnelUpgrade(req: IncomingMessage, client: Socket, head: Buffer, group: TargetGroup,
-  ctx: ProxyContext, forwarding: ForwardingOptions, track: (s: Socket) => void): void {
-  const clientIp = socketClient(req.socket)
+  ctx: ProxyContext, forwarding: ForwardingOptions, clientIp: string, track: (s: Socket) => void): void {
   const facts = { requestId: '', method: req.method ?? 'GET', url: req.url ?? '/', clientIp, headers: req.headers }
   const headers = buildUpstreamHeaders(req.rawHeaders, clientIp, { ...forwarding, keepUpgrade: true }, facts)
   let requestHead = `${req.method} ${req.url} HTTP/1.1\r\n`

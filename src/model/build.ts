@@ -16,6 +16,9 @@ import { compileTemplate, type Template } from '../upstream/templates.ts'
 import { GroupChooser } from './group-chooser.ts'
 import { CertificateTable, hstsValue } from './tls.ts'
 import { AccessCache, RouteExtras } from './route-extras.ts'
+import { RateLimitZones } from '../protection/rate-limit.ts'
+import { TrustPolicy } from '../protection/trusted-proxies.ts'
+import { compileRateLimits, type CompiledRateLimit } from '../protection/rate-limits.ts'
 import { buildVirtualHosts, type VirtualHostModel } from './virtual-hosts.ts'
 import { buildDatagramListener, buildStreamListener, type DatagramListenerModel, type StreamListenerModel } from './l4.ts'
 
@@ -63,6 +66,8 @@ export interface ListenerModel {
   readonly certificates: CertificateTable | undefined
   /** https listeners with hsts: the Strict-Transport-Security value. */
   readonly hsts: string | undefined
+  /** Peers whose X-Forwarded-For is believed; undefined when the listener trusts none. */
+  readonly trust: TrustPolicy | undefined
 }
 
 /** Any listener: HTTP, or L4 (stream: tcp and tls-passthrough; datagram: udp). */
@@ -72,6 +77,8 @@ export interface Model {
   readonly config: Config
   readonly listeners: readonly AnyListenerModel[]
   readonly groups: ReadonlyMap<string, TargetGroup>
+  /** Names of the rate-limit zones this generation uses (the others can be forgotten). */
+  readonly rateLimitZones: ReadonlySet<string>
 }
 
 function must<T extends object>(parsed: T | { error: string }, what: string): T {
@@ -125,12 +132,24 @@ export function buildAction(route: ActionConfig, index: number, groups: Readonly
   throw new Error(`route ${index} has no action`)
 }
 
-function buildListener(l: HttpListenerConfig, groups: ReadonlyMap<string, TargetGroup>): Pick<ListenerModel, 'router' | 'virtualHosts' | 'fallback'> {
+/** What builds a listener's levels: access lists shared between routes, and the rate-limit zones. */
+export interface LevelBuilder {
+  readonly access: AccessCache
+  /** Compiles a level's rateLimit entries; `where` names the level for zones without a name. */
+  rateLimits(config: RouteConfig['rateLimit'], where: string): readonly CompiledRateLimit[] | undefined
+}
+
+function buildListener(l: HttpListenerConfig, groups: ReadonlyMap<string, TargetGroup>, zones: RateLimitZones,
+  usedZones: Set<string>): Pick<ListenerModel, 'router' | 'virtualHosts' | 'fallback'> {
   const access = new AccessCache()
+  const levels: LevelBuilder = { access, rateLimits: (config, where) => compileRateLimits(config, `${l.name} ${where}`, zones, usedZones) }
   const nginxPages = l.errorPages === 'nginx'
-  const level = { access: access.get(l.access), maxBodyBytes: l.maxBodyBytes, nginxPages, serverName: '' }
+  const level = {
+    access: access.of(l), maxBodyBytes: l.maxBodyBytes ?? l.limits.maxBodyBytes, rateLimits: levels.rateLimits(l.rateLimit, 'listener'),
+    nginxPages, serverName: '',
+  }
   if (l.virtualHosts !== undefined) {
-    return { router: new Router([]), virtualHosts: buildVirtualHosts(l, level, groups, access), fallback: undefined }
+    return { router: new Router([]), virtualHosts: buildVirtualHosts(l, level, groups, levels), fallback: undefined }
   }
   const router = new Router(l.routes.map((r, i) => ({
     match: r.match,
@@ -138,8 +157,10 @@ function buildListener(l: HttpListenerConfig, groups: ReadonlyMap<string, Target
       ...level,
       proxy: r.proxy,
       addHeaders: r.addHeaders,
-      access: r.access === undefined ? level.access : access.get(r.access),
-      maxBodyBytes: r.maxBodyBytes ?? level.maxBodyBytes,
+      access: access.of(r) ?? level.access,
+      maxBodyBytes: r.maxBodyBytes ?? r.limits?.maxBodyBytes ?? level.maxBodyBytes,
+      rateLimits: levels.rateLimits(r.rateLimit, `route ${i}`) ?? level.rateLimits,
+      bodyTimeout: r.limits?.bodyTimeout,
       always: false,
       templated: templated(r),
     })),
@@ -148,7 +169,8 @@ function buildListener(l: HttpListenerConfig, groups: ReadonlyMap<string, Target
 }
 
 /** Builds the model. Throws only on input that validation should have rejected. */
-export function buildModel(config: Config, store: TargetStateStore, health: HealthStore): Model {
+export function buildModel(config: Config, store: TargetStateStore, health: HealthStore, zones = new RateLimitZones()): Model {
+  const usedZones = new Set<string>()
   const groups = new Map<string, TargetGroup>()
   for (const [name, g] of Object.entries(config.targetGroups)) {
     groups.set(name, new TargetGroup(name, g, store, health, algorithms[g.algorithm],
@@ -164,12 +186,13 @@ export function buildModel(config: Config, store: TargetStateStore, health: Heal
     if (l.protocol === 'tcp' || l.protocol === 'tls-passthrough') return buildStreamListener(l, { name: l.name, host, port, key }, groups)
     return {
       kind: 'http', name: l.name, config: l, host, port, key,
-      ...buildListener(l, groups),
+      ...buildListener(l, groups, zones, usedZones),
       forwarding: { forwardedHeaders: l.forwardedHeaders, requestId: l.requestId, port: String(port), proto: l.protocol },
       certificates: l.tls === undefined ? undefined : new CertificateTable(l.tls),
       hsts: hstsValue(l),
+      trust: l.trustedProxies === undefined ? undefined : new TrustPolicy(l.trustedProxies),
     }
   })
-  return { config, listeners, groups }
+  return { config, listeners, groups, rateLimitZones: usedZones }
 }
 

@@ -3,6 +3,7 @@
  * datagrams (udp) go to, and who may connect. Built with the rest of the model on every reload.
  */
 import type { StreamListenerConfig, UdpListenerConfig } from '../config/schema.ts'
+import { accessRulesOf, type AccessLevel } from '../protection/access-lists.ts'
 import { AccessList } from '../targets/access.ts'
 import type { TargetGroup } from '../targets/target-group.ts'
 import { GroupChooser } from './group-chooser.ts'
@@ -34,6 +35,11 @@ export interface DatagramListenerModel extends L4Common {
   readonly forward: GroupChooser
 }
 
+function accessListOf(level: AccessLevel): AccessList | undefined {
+  const rules = accessRulesOf(level)
+  return rules === undefined ? undefined : new AccessList(rules)
+}
+
 export function chooserOf(forward: string | Record<string, number>, groups: ReadonlyMap<string, TargetGroup>): GroupChooser {
   const weights = typeof forward === 'string' ? { [forward]: 1 } : forward
   return new GroupChooser(Object.entries(weights).filter(([, w]) => w > 0).map(([name, weight]) => {
@@ -44,7 +50,7 @@ export function chooserOf(forward: string | Record<string, number>, groups: Read
 }
 
 export function buildStreamListener(l: StreamListenerConfig, common: Omit<L4Common, 'access'>, groups: ReadonlyMap<string, TargetGroup>): StreamListenerModel {
-  const access = l.access === undefined ? undefined : new AccessList(l.access)
+  const access = accessListOf(l)
   if (l.protocol === 'tcp') return { kind: 'stream', ...common, access, config: l, forward: chooserOf(l.forward, groups), sni: undefined }
   const sni = new SniTable<GroupChooser>()
   for (const route of l.routes) {
@@ -55,7 +61,7 @@ export function buildStreamListener(l: StreamListenerConfig, common: Omit<L4Comm
 }
 
 export function buildDatagramListener(l: UdpListenerConfig, common: Omit<L4Common, 'access'>, groups: ReadonlyMap<string, TargetGroup>): DatagramListenerModel {
-  return { kind: 'datagram', ...common, access: l.access === undefined ? undefined : new AccessList(l.access), config: l, forward: chooserOf(l.forward, groups) }
+  return { kind: 'datagram', ...common, access: accessListOf(l), config: l, forward: chooserOf(l.forward, groups) }
 }
 
 /**

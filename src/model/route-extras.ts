@@ -9,6 +9,8 @@
  */
 import type { IncomingMessage } from 'node:http'
 import type { AccessRuleConfig, AddHeaderConfig, ProxyOptionsConfig } from '../config/schema.ts'
+import { accessRulesOf, type AccessLevel } from '../protection/access-lists.ts'
+import type { CompiledRateLimit } from '../protection/rate-limits.ts'
 import { AccessList } from '../targets/access.ts'
 import { compileTemplate, evaluate, type Template, type TemplateSource } from '../upstream/templates.ts'
 import type { AnswerStyle } from '../upstream/response.ts'
@@ -44,6 +46,10 @@ export interface ExtrasInput {
   readonly access?: AccessList | undefined
   /** Already resolved; 0 or undefined = no limit. */
   readonly maxBodyBytes?: number | undefined
+  /** Already resolved: the innermost level's rate limits. */
+  readonly rateLimits?: readonly CompiledRateLimit[] | undefined
+  /** The route's own body timeout (ms); undefined = the listener's. */
+  readonly bodyTimeout?: number | undefined
   readonly nginxPages: boolean
   /** The virtual host's primary name ('' without virtual hosts). */
   readonly serverName: string
@@ -59,6 +65,8 @@ export class RouteExtras {
   readonly access: AccessList | undefined
   /** 0 = no limit. */
   readonly maxBodyBytes: number
+  readonly rateLimits: readonly CompiledRateLimit[] | undefined
+  readonly bodyTimeout: number | undefined
   readonly nginxPages: boolean
   readonly serverName: string
 
@@ -76,6 +84,8 @@ export class RouteExtras {
       : input.addHeaders.map((h) => ({ name: h.name, value: compileTemplate(h.value), always: h.always }))
     this.access = input.access
     this.maxBodyBytes = input.maxBodyBytes ?? 0
+    this.rateLimits = input.rateLimits === undefined || input.rateLimits.length === 0 ? undefined : input.rateLimits
+    this.bodyTimeout = input.bodyTimeout
     this.nginxPages = input.nginxPages
     this.serverName = input.serverName
   }
@@ -84,17 +94,28 @@ export class RouteExtras {
   static of(input: ExtrasInput): RouteExtras | undefined {
     const used = input.always || input.templated || input.nginxPages || input.access !== undefined
       || (input.maxBodyBytes ?? 0) > 0 || input.proxy !== undefined || (input.addHeaders?.length ?? 0) > 0
+      || (input.rateLimits?.length ?? 0) > 0 || input.bodyTimeout !== undefined
     return used ? new RouteExtras(input) : undefined
   }
 }
 
 /** Builds each rule list once, shared by every route that inherits it. */
 export class AccessCache {
-  readonly #lists = new Map<readonly AccessRuleConfig[], AccessList>()
+  readonly #lists = new Map<object, AccessList>()
   get(rules: readonly AccessRuleConfig[] | undefined): AccessList | undefined {
     if (rules === undefined) return undefined
     let list = this.#lists.get(rules)
     if (list === undefined) this.#lists.set(rules, (list = new AccessList(rules)))
+    return list
+  }
+
+  /** A level's rules (`access`, or its allow/deny lists); undefined when it sets none. */
+  of(level: AccessLevel): AccessList | undefined {
+    if (level.access !== undefined) return this.get(level.access)
+    const rules = accessRulesOf(level)
+    if (rules === undefined) return undefined
+    let list = this.#lists.get(level)
+    if (list === undefined) this.#lists.set(level, (list = new AccessList(rules)))
     return list
   }
 }

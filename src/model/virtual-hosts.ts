@@ -8,8 +8,9 @@ import type { HttpListenerConfig, LocationConfig } from '../config/schema.ts'
 import { LocationTable, ServerTable, type LocationSpec } from '../router/nginx.ts'
 import type { TargetGroup } from '../targets/target-group.ts'
 import type { AccessList } from '../targets/access.ts'
-import { buildAction, type RouteAction } from './build.ts'
-import { RouteExtras, type AccessCache } from './route-extras.ts'
+import type { CompiledRateLimit } from '../protection/rate-limits.ts'
+import { buildAction, type LevelBuilder, type RouteAction } from './build.ts'
+import { RouteExtras } from './route-extras.ts'
 
 export interface VirtualHostModel {
   /** nginx $server_name: the first name ('' for none). */
@@ -22,24 +23,29 @@ export interface VirtualHostModel {
 interface Level {
   readonly access: AccessList | undefined
   readonly maxBodyBytes: number | undefined
+  readonly rateLimits: readonly CompiledRateLimit[] | undefined
 }
 
 export function buildVirtualHosts(l: HttpListenerConfig, listener: Level & { readonly nginxPages: boolean },
-  groups: ReadonlyMap<string, TargetGroup>, access: AccessCache): ServerTable<VirtualHostModel> {
+  groups: ReadonlyMap<string, TargetGroup>, levels: LevelBuilder): ServerTable<VirtualHostModel> {
   let index = 0
-  const hosts = (l.virtualHosts ?? []).map((vh) => {
+  const hosts = (l.virtualHosts ?? []).map((vh, h) => {
     const serverName = vh.names[0] ?? ''
     const hostLevel: Level = {
-      access: vh.access === undefined ? listener.access : access.get(vh.access),
+      access: levels.access.of(vh) ?? listener.access,
       maxBodyBytes: vh.maxBodyBytes ?? listener.maxBodyBytes,
+      rateLimits: levels.rateLimits(vh.rateLimit, `virtualHosts ${h}`) ?? listener.rateLimits,
     }
     const spec = (loc: LocationConfig, outer: Level): LocationSpec<RouteAction> => {
+      const at = index
       const own: Level = {
-        access: loc.access === undefined ? outer.access : access.get(loc.access),
-        maxBodyBytes: loc.maxBodyBytes ?? outer.maxBodyBytes,
+        access: levels.access.of(loc) ?? outer.access,
+        maxBodyBytes: loc.maxBodyBytes ?? loc.limits?.maxBodyBytes ?? outer.maxBodyBytes,
+        rateLimits: levels.rateLimits(loc.rateLimit, `location ${at}`) ?? outer.rateLimits,
       }
       const extras = new RouteExtras({
         ...own, nginxPages: listener.nginxPages, serverName, proxy: loc.proxy, addHeaders: loc.addHeaders, always: true, templated: false,
+        bodyTimeout: loc.limits?.bodyTimeout,
       })
       const action = buildAction(loc, index++, groups, extras)
       return {

@@ -37,7 +37,7 @@ export interface RequestRecord {
 }
 
 /** How an L4 session ended (see fulcrum_l4_sessions_total). */
-export type SessionOutcome = 'closed' | 'idle-timeout' | 'connect-failed' | 'no-target' | 'no-route' | 'denied' | 'bad-preamble' | 'error' | 'evicted'
+export type SessionOutcome = 'closed' | 'idle-timeout' | 'connect-failed' | 'no-target' | 'no-route' | 'denied' | 'limited' | 'bad-preamble' | 'error' | 'evicted'
 
 /** One finished L4 session: a TCP or TLS-passthrough connection, or a UDP client's flow. */
 export interface SessionRecord {

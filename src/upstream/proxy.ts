@@ -8,12 +8,14 @@ import type { IncomingMessage, IncomingHttpHeaders } from 'node:http'
 import { Transform, type TransformCallback } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import type { RequestFacts } from '../balancing/algorithm.ts'
+import type { ConnectionCap } from '../protection/connection-counter.ts'
 import { abandonAttempt, beginAttempt, recordFailure, recordSuccess } from '../health/passive.ts'
 import { observeLatency } from '../targets/latency.ts'
 import { TriedSet, type GroupTarget, type TargetGroup } from '../targets/target-group.ts'
 import { classifyUpstreamError, statusFailure, type AttemptFailure } from './errors.ts'
 import type { PoolRegistry } from './pool.ts'
-import { IDEMPOTENT, RETRY_BODY_LIMIT, RETRY_STATUS, settingsOf } from './retry-rules.ts'
+import { AttemptTimers, isPrecise } from './attempt-timers.ts'
+import { IDEMPOTENT, isStaleConnection, STALE_CONNECTION_RETRIES, RETRY_BODY_LIMIT, RETRY_STATUS, settingsOf } from './retry-rules.ts'
 import { buildNginxUpstreamHeaders, buildUpstreamHeaders, clientResponseHeaders, type ForwardingOptions, type HeaderFacts } from './request-headers.ts'
 import { sendError, type ProxyResponse } from './response.ts'
 import type { RequestObserver, RequestRecord } from '../observe/observer.ts'
@@ -30,6 +32,8 @@ export interface ProxyContext {
   /** Passive health transitions, for logs (and later metrics). */
   onTargetDown(group: TargetGroup, target: GroupTarget, reason: string): void
   onTargetUp(group: TargetGroup, target: GroupTarget): void
+  /** The process-wide connection cap (maxConnections) listeners admit new connections through. */
+  readonly connectionCap?: ConnectionCap
 }
 
 /**
@@ -95,6 +99,12 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
   #body: Buffer | null = null
   readonly #startedAt: number
   #attempts = 0
+  /** Attempts sent again to the same target after finding their pooled connection closed. */
+  #staleRetries = 0
+  /** Short response timeouts, timed here rather than on undici's coarse timers. */
+  #timers: AttemptTimers | undefined
+  /** A timeout that fired before the attempt's controller existed. */
+  #pendingAbort: Error | undefined
   #tried: TriedSet | undefined
   /** The target the request's stickiness cookie names (null: a stale or forged id), else undefined. */
   #sticky: GroupTarget | null | undefined
@@ -204,6 +214,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
     this.#attemptOpen = true
     beginAttempt(target.state, now)
     const timeouts = this.group.config.timeouts
+    const preciseHeader = isPrecise(timeouts.responseHeader)
+    if (preciseHeader || isPrecise(timeouts.idle)) this.#startHeaderTimer(preciseHeader ? timeouts.responseHeader : 0)
     const pool = this.ctx.pools.forTarget(target, settingsOf(this.group))
     try {
       pool.dispatch({
@@ -211,8 +223,8 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
         method: this.req.method as string,
         headers: this.#headers,
         body: this.#body ?? (this.#hasBody ? this.#bodyStream ?? this.req : null),
-        headersTimeout: timeouts.responseHeader,
-        bodyTimeout: timeouts.idle,
+        headersTimeout: preciseHeader ? 0 : timeouts.responseHeader,
+        bodyTimeout: isPrecise(timeouts.idle) ? 0 : timeouts.idle,
         // The client decides about its own connection; each upstream request may reuse a pooled one.
         reset: false,
       }, this)
@@ -221,13 +233,39 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
     }
   }
 
+  /**
+   * Arms the precise timers of this attempt (`ms` 0: only the body's). The header wait starts once the
+   * request is sent: now for a body held whole or none, at the end of a streamed one.
+   */
+  #startHeaderTimer(ms: number): void {
+    const timers = (this.#timers ??= new AttemptTimers((err) => {
+      const controller = this.#controller
+      if (controller !== undefined) controller.abort(err)
+      else this.#pendingAbort = err
+    }))
+    timers.clear()
+    if (ms === 0) return
+    const streamed = this.#body === null && this.#hasBody && !this.req.complete
+    if (streamed) this.req.once('end', () => { if (this.#attemptOpen && !this.#done) timers.startHeader(ms) })
+    else timers.startHeader(ms)
+  }
+
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller
     if (this.#done) controller.abort(new Error('client closed the connection'))
+    else if (this.#pendingAbort !== undefined) {
+      controller.abort(this.#pendingAbort)
+      this.#pendingAbort = undefined
+    }
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number): void {
     if (controller !== this.#controller || statusCode < 200) return
+    if (this.#timers !== undefined) {
+      const idle = this.group.config.timeouts.idle
+      if (isPrecise(idle)) this.#timers.startBody(idle)
+      else this.#timers.clear()
+    }
     const target = this.#target as GroupTarget
     const now = this.ctx.now()
     this.upstreamHeaderMs = now - this.#attemptStart
@@ -262,6 +300,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (controller !== this.#controller) return
+    this.#timers?.touchBody()
     this.bytesSent += chunk.length
     if (!this.res.write(chunk)) {
       controller.pause()
@@ -271,6 +310,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
 
   onResponseEnd(controller: Dispatcher.DispatchController): void {
     if (controller !== this.#controller) return
+    this.#timers?.clear()
     this.#done = true
     this.#attemptOpen = false
     this.upstreamMs = this.ctx.now() - this.#attemptStart
@@ -283,6 +323,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
 
   onResponseError(controller: Dispatcher.DispatchController | undefined, err: Error): void {
     if (controller !== undefined && controller === this.#abandoned) return
+    this.#timers?.clear()
     if (this.#done) {
       // The client left first; the abort we sent comes back here. Not the target's fault.
       if (this.#attemptOpen) {
@@ -295,6 +336,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
       return
     }
     this.#controller = undefined
+    if (this.#sendAgainOnStaleConnection(err)) return
     const failure = classifyUpstreamError(err)
     this.#endAttempt(failure)
     if (this.res.headersSent) {
@@ -308,9 +350,30 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
     else this.#finishWithError(failure.status)
   }
 
+  /**
+   * A pooled connection the target had closed: nothing of the answer came, so a request that may be sent
+   * twice (idempotent, with no body or one held whole) goes to the same target again, on another
+   * connection, and the target is not blamed. Only for a group of one target: with more, the usual retry
+   * moves the request to another target, as nginx does (it retries a cached connection on the next peer).
+   */
+  #sendAgainOnStaleConnection(err: Error): boolean {
+    if (this.res.headersSent || !isStaleConnection(err) || this.#staleRetries >= STALE_CONNECTION_RETRIES) return false
+    if (this.group.targets.length !== 1) return false
+    if (IDEMPOTENT[this.req.method as string] !== true || (this.#hasBody && this.#body === null)) return false
+    this.#staleRetries++
+    const target = this.#target as GroupTarget
+    this.#attemptOpen = false
+    target.state.inFlight--
+    abandonAttempt(target.state)
+    this.#attempts--
+    this.#attempt(target)
+    return true
+  }
+
   /** The client's connection closed: stop the attempt without holding it against the target. */
   clientClosed(): void {
     if (this.#done) return
+    this.#timers?.clear()
     this.#done = true
     const controller = this.#controller
     if (controller !== undefined) controller.abort(new Error('client closed the connection'))

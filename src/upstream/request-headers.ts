@@ -17,6 +17,10 @@ export interface ForwardingOptions {
   readonly proto: string
   /** Keep Connection/Upgrade (for an Upgrade request that is tunnelled as it is). */
   readonly keepUpgrade?: boolean
+  /** The address appended to X-Forwarded-For when it is not the client (behind trusted proxies: the peer). */
+  readonly hop?: string
+  /** Drop the X-Forwarded-For the client sent (it came from a peer that is not trusted). */
+  readonly replaceForwardedFor?: boolean
 }
 
 /** What the builder found in the client's headers that the caller needs. */
@@ -67,8 +71,8 @@ export function buildUpstreamHeaders(raw: readonly string[], clientIp: string, o
         continue
       } else if (HOP_BY_HOP.has(lower) || REFUSED.has(lower)) continue
       else if (options.forwardedHeaders && FORWARDING.has(lower)) {
-        // The client's X-Forwarded-For is kept and appended to; the rest describe our hop and are replaced.
-        if (lower === 'x-forwarded-for') forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`
+        // The client's X-Forwarded-For is kept and appended to (unless replaced); the rest describe our hop and are replaced.
+        if (lower === 'x-forwarded-for' && options.replaceForwardedFor !== true) forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`
         continue
       } else if (lower === 'x-request-id' && options.requestId) {
         requestId ??= value
@@ -87,7 +91,7 @@ export function buildUpstreamHeaders(raw: readonly string[], clientIp: string, o
   }
   if (options.forwardedHeaders) {
     out.push(
-      'x-forwarded-for', forwardedFor === undefined ? clientIp : `${forwardedFor}, ${clientIp}`,
+      'x-forwarded-for', forwardedFor === undefined ? options.hop ?? clientIp : `${forwardedFor}, ${options.hop ?? clientIp}`,
       'x-forwarded-proto', options.proto,
       'x-real-ip', clientIp,
       'x-forwarded-port', options.port,

@@ -116,21 +116,26 @@ export function sendNginxPage(res: ServerResponse, status: number, headers: stri
  * 403 denied by access rules, 413 body too large (the connection is closed after it, as nginx does).
  * If the client is gone or headers already left, there is nothing to say: close.
  */
-export function sendError(res: ServerResponse, status: number, requestId: string | undefined, style?: AnswerStyle): number {
+/** Statuses after which the connection is closed: what came with the request cannot be trusted to end where it says. */
+const CLOSES: ReadonlySet<number> = new Set([400, 408, 413, 414, 431, 501])
+
+export function sendError(res: ServerResponse, status: number, requestId: string | undefined, style?: AnswerStyle,
+  extraHeaders?: readonly string[]): number {
   if (res.headersSent || res.destroyed) {
     res.destroy()
     return 0
   }
   if (style?.nginxPages === true) {
-    const headers: string[] = []
+    const headers: string[] = extraHeaders === undefined ? [] : [...extraHeaders]
     if (requestId !== undefined) headers.push('x-request-id', requestId)
     return sendNginxPage(res, status, headers, style)
   }
   const body = errorBody(status)
   const headers: string[] = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(body.length)]
   if (requestId !== undefined) headers.push('x-request-id', requestId)
+  if (extraHeaders !== undefined) headers.push(...extraHeaders)
   style?.decorate(status, headers)
-  if (status === 413 || status === 400) res.shouldKeepAlive = false
+  if (CLOSES.has(status)) res.shouldKeepAlive = false
   res.writeHead(status, headers)
   if (res.req.method === 'HEAD') {
     res.end()

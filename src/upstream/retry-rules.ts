@@ -19,6 +19,22 @@ export const RETRY_STATUS: Readonly<Record<number, RetryCondition>> = {
  */
 export const RETRY_BODY_LIMIT = 64 * 1024
 
+/**
+ * How often one request may be sent again on the same target because its pooled connection was found
+ * closed (the target closed an idle keep-alive connection just as it was reused). nginx does the same for
+ * a cached connection. More than once: the next pooled connection may have been closed too.
+ */
+export const STALE_CONNECTION_RETRIES = 4
+
+/**
+ * The target closed the connection (FIN, "other side closed") before any of the answer came: what a
+ * server does to an idle keep-alive connection, so the request met a stale pooled one. A reset (RST) is
+ * not taken for that: a target that resets requests is failing them, and is retried elsewhere as usual.
+ */
+export function isStaleConnection(err: unknown): boolean {
+  return (err as { code?: string } | undefined)?.code === 'UND_ERR_SOCKET'
+}
+
 const settingsCache = new WeakMap<TargetGroup, PoolSettings>()
 export function settingsOf(group: TargetGroup): PoolSettings {
   let s = settingsCache.get(group)

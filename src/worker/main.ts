@@ -14,6 +14,7 @@ import type { HealthUpdate } from '../control/data-plane.ts'
 import type { FromWorker, ToWorker } from '../control/worker-protocol.ts'
 import { createLogger, LOG_LEVELS } from '../log.ts'
 import { DataPlaneObserver } from '../observe/data-plane-observer.ts'
+import { absorbUsage, collectUsage, SYNC_INTERVAL_MS } from '../protection/rate-limit-sync.ts'
 
 const [levelArg = 'info', slotArg = '0', observeArg, configDir = process.cwd()] = process.argv.slice(2)
 const level = (LOG_LEVELS as readonly string[]).includes(levelArg) ? (levelArg as LevelWithSilent) : 'info'
@@ -22,6 +23,12 @@ const observer = observeArg === 'logs' || observeArg === 'metrics'
   ? new DataPlaneObserver(log, { metrics: observeArg === 'metrics', configDir })
   : undefined
 const balancer = new Balancer({ log, reusePort: true, observer })
+// Rate limits hold across workers: share what each lets through (src/protection/rate-limit-sync.ts).
+balancer.rateZones.shareWithWorkers()
+setInterval(() => {
+  const usage = collectUsage(balancer.rateZones)
+  if (usage !== undefined) send({ type: 'rateUsage', usage })
+}, SYNC_INTERVAL_MS).unref()
 
 /** Starts and applies run one at a time, in the order they came. */
 let queue: Promise<void> = Promise.resolve()
@@ -98,6 +105,9 @@ process.on('message', (msg: ToWorker) => {
       return
     case 'stop':
       void stop(msg.drainTimeout, 'asked by the primary')
+      return
+    case 'rateUsage':
+      absorbUsage(balancer.rateZones, msg.usage, performance.now())
       return
   }
 })

@@ -5,6 +5,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Balancer } from '../../src/balancer.ts'
+import { InProcessDataPlane } from '../../src/control/data-plane.ts'
 import { silentLogger } from '../../src/log.ts'
 import type { RequestObserver, SessionRecord } from '../../src/observe/observer.ts'
 import { parse, startBalancer } from '../helpers/balancer.ts'
@@ -125,4 +126,22 @@ test('TCP: a reload changes the targets of new connections; an open connection k
   assert.equal(r.text, 'b:hi')
   assert.equal((await open).how, 'timeout', 'the connection opened before the reload stayed open')
   assert.equal(targets[0].accepted, 1)
+})
+
+test('TCP: sessions and bytes per target show in the metrics', async (t) => {
+  const [target] = await startTcpTargets(['a'], 'onEnd')
+  t.after(() => target.kill())
+  const plane = new InProcessDataPlane(silentLogger(), { metrics: true, configDir: '.' })
+  await plane.start(parse(tcpConfig([target.address])), [])
+  t.after(() => plane.stop(1_000))
+  const { edge } = await plane.ports()
+  for (let i = 0; i < 3; i++) assert.equal((await exchange(edge, 'x'.repeat(1000), { halfClose: true })).text, 'a got 1000 bytes')
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const [metrics] = await plane.metrics()
+  const values = (name: string) => metrics.find((m) => m.name === name)?.values.map((v) => ({ ...v.labels, value: v.value }))
+  assert.deepEqual(values('fulcrum_l4_sessions_total'), [{ listener: 'edge', target_group: 'app', target: target.address, outcome: 'closed', value: 3 }])
+  assert.deepEqual(values('fulcrum_l4_bytes_total'), [
+    { listener: 'edge', target_group: 'app', target: target.address, direction: 'in', value: 3000 },
+    { listener: 'edge', target_group: 'app', target: target.address, direction: 'out', value: 3 * 'a got 1000 bytes'.length },
+  ])
 })

@@ -62,9 +62,16 @@ export const DIRECTIVES: Record<string, Spec | Spec[]> = {
   location: spec(['server', 'location'], 1, 2, 'location [ = | ^~ | ~ | ~* ] URI { … }', { block: 'location', multi: true }),
   listen: [
     spec(['server'], 1, MANY, 'listen [ADDRESS:]PORT [default_server] [ssl] [http2]', { multi: true }),
-    spec(['stream-server'], 1, MANY, 'listen [ADDRESS:]PORT [udp]', { multi: true }),
+    spec(['stream-server'], 1, MANY, 'listen [ADDRESS:]PORT [udp] [proxy_protocol] [reuseport]', { multi: true }),
   ],
-  server_name: spec(['server'], 1, MANY, 'server_name NAME …', { multi: true }),
+  server_name: [
+    spec(['server'], 1, MANY, 'server_name NAME …', { multi: true }),
+    // nginx 1.25.5: servers of a stream port chosen by SNI. stream.ts says to use a map instead.
+    spec(['stream-server'], 1, MANY, 'server_name NAME …', { multi: true }),
+  ],
+  // The block holds "value result;" pairs, not directives: read as a types block is (no checks inside), by
+  // stream-targets.ts in stream; in http Fulcrum has no variables, which translate.ts reports.
+  map: spec(['http', 'stream'], 2, 2, 'map $SOURCE $VARIABLE { VALUE RESULT; … }', { block: 'types', multi: true }),
 
   // Upstream balancing.
   least_conn: spec(['upstream', 'stream-upstream'], 0, 0, 'least_conn'),
@@ -93,11 +100,24 @@ export const DIRECTIVES: Record<string, Spec | Spec[]> = {
   proxy_send_timeout: spec(HTTP3, 1, 1, 'proxy_send_timeout TIME', { noEffect: true }),
   proxy_timeout: spec(['stream', 'stream-server'], 1, 1, 'proxy_timeout TIME'),
   proxy_protocol: flag(['stream', 'stream-server'], 'proxy_protocol'),
+  proxy_protocol_timeout: spec(['stream', 'stream-server'], 1, 1, 'proxy_protocol_timeout TIME'),
+  preread_timeout: spec(['stream', 'stream-server'], 1, 1, 'preread_timeout TIME'),
+  ssl_preread: flag(['stream', 'stream-server'], 'ssl_preread'),
+  // Read by stream.ts, which says what Fulcrum cannot do (rates other than 0, TLS to targets, session counts).
+  proxy_responses: spec(['stream', 'stream-server'], 1, 1, 'proxy_responses NUMBER'),
+  proxy_requests: spec(['stream', 'stream-server'], 1, 1, 'proxy_requests NUMBER'),
+  proxy_download_rate: spec(['stream', 'stream-server'], 1, 1, 'proxy_download_rate RATE'),
+  proxy_upload_rate: spec(['stream', 'stream-server'], 1, 1, 'proxy_upload_rate RATE'),
+  proxy_ssl: flag(['stream', 'stream-server'], 'proxy_ssl'),
+  pass: spec(['stream-server'], 1, 1, 'pass ADDRESS'),
   proxy_http_version: spec(HTTP3, 1, 1, 'proxy_http_version 1.0 | 1.1'),
   proxy_redirect: spec(HTTP3, 1, 2, 'proxy_redirect off', { multi: true }),
 
   // Answers and response headers.
-  return: spec(['server', 'location'], 1, 2, 'return CODE [TEXT] | CODE URL | URL'),
+  return: [
+    spec(['server', 'location'], 1, 2, 'return CODE [TEXT] | CODE URL | URL'),
+    spec(['stream-server'], 1, 1, 'return VALUE'),
+  ],
   add_header: spec(HTTP3, 2, 3, 'add_header NAME VALUE [always]', { multi: true }),
   default_type: spec(HTTP3, 1, 1, 'default_type MIME-TYPE'),
 
@@ -116,7 +136,7 @@ export const DIRECTIVES: Record<string, Spec | Spec[]> = {
   ssl_certificate_key: spec([...HTTP2, 'stream', 'stream-server'], 1, 1, 'ssl_certificate_key FILE', { multi: true }),
   ssl_protocols: spec([...HTTP2, 'stream', 'stream-server'], 1, MANY, 'ssl_protocols [TLSv1.2] [TLSv1.3]'),
   http2: flag(HTTP2, 'http2'),
-  proxy_ssl_verify: flag(HTTP3, 'proxy_ssl_verify'),
+  proxy_ssl_verify: [flag(HTTP3, 'proxy_ssl_verify'), flag(['stream', 'stream-server'], 'proxy_ssl_verify', { noEffect: true })],
 
   // Logs.
   access_log: spec([...HTTP3, 'stream', 'stream-server'], 1, MANY, 'access_log PATH [FORMAT] | off', { multi: true }),
@@ -127,7 +147,7 @@ export const DIRECTIVES: Record<string, Spec | Spec[]> = {
 const FLAGS = new Set(('daemon master_process pcre_jit multi_accept accept_mutex sendfile tcp_nopush tcp_nodelay etag gzip gzip_vary '
   + 'proxy_buffering proxy_request_buffering proxy_socket_keepalive proxy_ignore_client_abort reset_timedout_connection autoindex '
   + 'log_not_found log_subrequest port_in_redirect server_name_in_redirect msie_padding msie_refresh http2 '
-  + 'ssl_prefer_server_ciphers ssl_session_tickets ssl_stapling ssl_stapling_verify ssl_early_data').split(' '))
+  + 'ssl_prefer_server_ciphers ssl_session_tickets ssl_stapling ssl_stapling_verify ssl_early_data proxy_half_close').split(' '))
 
 /** Changes nothing for a proxy, or has no counterpart to set: accepted, named in one warning. */
 const NO_EFFECT: Record<string, Spec[]> = {}
@@ -152,6 +172,11 @@ for (const [names, contexts, min, max] of [
   ['http2_max_concurrent_streams http2_recv_buffer_size http2_chunk_size', HTTP3, 1, 1],
   ['ssl_ciphers ssl_prefer_server_ciphers ssl_session_cache ssl_session_timeout ssl_session_tickets ssl_dhparam ssl_ecdh_curve ssl_stapling ssl_stapling_verify ssl_buffer_size ssl_early_data', [...HTTP2, 'stream', 'stream-server'], 1, MANY],
   ['zone', ['upstream', 'stream-upstream'], 1, 2],
+  // stream: buffers, socket options and lookups. Fulcrum relays both halves of a TCP close on its own
+  // (proxy_half_close on); resolver serves only proxy_pass with variables, which Fulcrum does not take.
+  ['tcp_nodelay proxy_buffer_size preread_buffer_size proxy_socket_keepalive proxy_half_close resolver_timeout', ['stream', 'stream-server'], 1, 1],
+  ['resolver', ['stream', 'stream-server'], 1, MANY],
+  ['variables_hash_max_size variables_hash_bucket_size map_hash_max_size map_hash_bucket_size', ['stream'], 1, 1],
   ['keepalive_requests keepalive_time', ['upstream'], 1, 1],
 ] as const) {
   for (const name of names.split(' ')) {
@@ -230,6 +255,9 @@ export const UNSUPPORTED: Record<string, string> = {
   health_check: 'it is NGINX Plus; write an active healthCheck in YAML',
   sticky: 'it is NGINX Plus; use stickiness in YAML',
   mail: 'Fulcrum proxies HTTP only',
+}
+for (const name of 'js_import js_include js_path js_set js_var js_preload_object js_shared_dict_zone js_access js_preread js_filter js_content js_header_filter js_body_filter js_fetch_trusted_certificate'.split(' ')) {
+  UNSUPPORTED[name] = 'njs scripts cannot run in Fulcrum; do the work in the application or a target'
 }
 
 /** Specs of `name` that apply in `context`, and all its specs (for the "allowed in" hint). */

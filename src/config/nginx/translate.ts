@@ -3,15 +3,18 @@
  * per listen address, with one virtual host per server block on it (the default_server, else the first,
  * takes unmatched names), and target groups from upstreams (groups.ts). Listeners add no headers nginx
  * would not send (forwardedHeaders and requestId off) and answer their own errors with nginx's pages.
+ * The stream block's L4 listeners follow the http ones (stream.ts).
  */
 import { formatPath } from '../problem.ts'
 import type { Checked } from './check.ts'
+import { UNSUPPORTED } from './directives.ts'
 import { duration, Groups } from './groups.ts'
 import { groupSettings, readAction, readLocations } from './locations.ts'
 import type { Scope } from './locations.ts'
 import { Report } from './problems.ts'
 import { COMBINED, inherit, readLevel, readLogFormats } from './settings.ts'
 import type { AccessLog, Level } from './settings.ts'
+import { translateStream } from './stream.ts'
 import type { Directive } from './syntax.ts'
 import { checkTls, readServerTls } from './tls.ts'
 import type { ServerTls } from './tls.ts'
@@ -53,7 +56,6 @@ export function translate(tree: readonly Directive[], checked: Checked, mainFile
       else report.nginx(d, `invalid value "${d.args[0]}" in "worker_processes"; write a number or auto`)
       if (input.workers !== undefined) origins.set('workers', d)
     }
-    if (d.name === 'stream') report.fulcrum(d, 'L4 listeners are not supported yet: the "stream" block (TCP/UDP proxying) cannot be served; remove it or keep it in nginx')
   }
   if (!tree.some((d) => d.name === 'events')) {
     report.problems.push({ file: mainFile, line: 0, message: 'no "events" section in configuration; add events {} at the top level (nginx requires it)', tier: 'nginx' })
@@ -84,15 +86,25 @@ export function translate(tree: readonly Directive[], checked: Checked, mainFile
   checkTls(body, serverBlocks, valid, report, mainFile)
   const servers = serverBlocks.map((d) => readServer(d, httpLevel, scope, readServerTls(body, d, valid, report)))
   const listeners = groupListeners(servers, report)
-  input.listeners = [...listeners.entries()].map(([key, list], i) => buildListener(key, list, httpLevel, scope, `listeners[${i}]`))
-  if (servers.length === 0 && http !== undefined) report.fulcrum(http, 'the http block has no server blocks, so there is nothing to serve; add server { listen PORT; location / { … } }')
+  const httpListeners = [...listeners.entries()].map(([key, list], i) => buildListener(key, list, httpLevel, scope, `listeners[${i}]`))
+  // The map block is accepted in http so that stream can have one (directives.ts); http has no use for it.
+  for (const d of body) if (d.name === 'map' && valid(d)) report.fulcrum(d, `"map" is not supported: ${UNSUPPORTED.map}`)
+  const streamBlock = tree.find((d) => d.name === 'stream' && d.block !== undefined && valid(d))
+  const httpUpstreams = new Set(upstreams.keys())
+  const stream = streamBlock === undefined ? undefined
+    : translateStream(streamBlock, { valid, report, groups, hostnames, origins, httpUpstreams }, httpListeners.length)
+  input.listeners = [...httpListeners, ...(stream?.listeners ?? [])]
+  if (servers.length === 0 && http !== undefined && stream === undefined) report.fulcrum(http, 'the http block has no server blocks, so there is nothing to serve; add server { listen PORT; location / { … } }')
+  if (streamBlock !== undefined && servers.length === 0 && !streamBlock.block?.some((d) => d.name === 'server')) {
+    report.fulcrum(streamBlock, 'the stream block has no server blocks, so there is nothing to serve; add server { listen PORT; proxy_pass UPSTREAM; }')
+  }
   if (http === undefined && !tree.some((d) => d.name === 'stream')) {
     report.problems.push({ file: mainFile, line: 0, message: 'no "http" block with servers, so there is nothing to serve; add http { server { listen PORT; … } }', tier: 'fulcrum' })
   }
   groups.addUnused(groupSettings(httpLevel))
   input.targetGroups = groups.output()
   for (const [name, d] of groups.origins) origins.set(formatPath(['targetGroups', name]), d)
-  return { input, report, origins, hostnames, upstreamNames: [...upstreams.values()].map((u) => u.name) }
+  return { input, report, origins, hostnames, upstreamNames: [...[...upstreams.values()].map((u) => u.name), ...(stream?.upstreamNames ?? [])] }
 }
 
 function* everyUpstream(list: readonly Directive[]): Generator<Directive> {
