@@ -134,9 +134,10 @@ test('live states: unhealthy, draining and full targets are skipped with their r
   assert.equal(blue.mode, 'every target is unhealthy and failOpen is on: unhealthy targets take requests')
   assert.deepEqual(blue.targets.map((t) => t.reason), ['draining: deregistered, takes no new requests', ''])
   assert.equal(blue.target, '127.0.0.1:8084')
-  // Fail open is decided per tier: the unhealthy primary takes the request before the initial backup.
-  assert.deepEqual([green.target, green.mode], ['127.0.0.1:8085', 'every target is unhealthy and failOpen is on: unhealthy targets take requests'])
-  assert.equal(green.targets[1].reason, 'backup: takes requests only when no primary can')
+  // One mode for the group, backups included: an initial backup serves before an unhealthy primary (fail open
+  // is for when every target is unhealthy).
+  assert.deepEqual([green.target, green.mode], ['127.0.0.1:8086', 'no target is healthy yet: targets awaiting their first verdict (initial) take requests'])
+  assert.equal(green.targets[0].reason, 'unhealthy: no target is healthy yet: targets awaiting their first verdict (initial) take requests')
 
   const gone = explain('GET http://api.example.com/api/x', { ...live, targetGroups: [{ ...live.targetGroups[0], targets: live.targetGroups[0].targets.slice(1) }] })
   assert.ok(gone.notes.includes('api 127.0.0.1:8081 is in the file but not in the running balancer (deregistered, or added since the last reload): left out'), gone.notes.join('\n'))

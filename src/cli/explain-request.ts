@@ -244,21 +244,17 @@ function withLiveTargets(config: Config, live: Live, health: HealthStore, store:
 function explainGroup(group: TargetGroup, facts: RequestFacts, now: number, share: number): GroupExplanation {
   const sticky = group.stickiness?.requested(facts.headers) ?? undefined
   const target = group.pick(facts, undefined, now, sticky)?.address ?? null
-  const primaryMode = modeOf(group.primaries, group.config.failOpen)
-  const primaryCan = group.primaries.some((t) => whyNot(t, primaryMode) === '')
-  const backupMode = modeOf(group.backups, group.config.failOpen)
+  // One mode for the whole group, backups included, as TargetGroup decides.
+  const mode = healthMode(group.targets.map((t) => t.health.state), group.config.failOpen)
+  const primaryCan = group.primaries.some((t) => whyNot(t, mode) === '')
   const targets = group.targets.map((t): TargetVerdict => {
-    let reason = whyNot(t, t.backup ? backupMode : primaryMode)
+    let reason = whyNot(t, mode)
     if (reason === '' && t.backup && primaryCan) reason = 'backup: takes requests only when no primary can'
     return { address: t.address, state: t.health.state, inFlight: t.state.inFlight, weight: t.weight, backup: t.backup, eligible: reason === '', reason }
   })
   let note = algorithmNote(group, facts)
   if (sticky != null) note = `the stickiness cookie names ${sticky.address}; ${sticky.address === target ? 'it is eligible, so it takes the request' : 'it cannot take the request, so the algorithm picks'}`
-  return { name: group.name, algorithm: group.config.algorithm, share, target, mode: MODE_TEXT[primaryCan ? primaryMode : backupMode], targets, note }
-}
-
-function modeOf(tier: readonly GroupTarget[], failOpen: boolean): HealthMode {
-  return healthMode(tier.map((t) => t.health.state), failOpen)
+  return { name: group.name, algorithm: group.config.algorithm, share, target, mode: MODE_TEXT[mode], targets, note }
 }
 
 const MODE_TEXT: Record<HealthMode, string> = {
@@ -273,7 +269,7 @@ function whyNot(t: GroupTarget, mode: HealthMode): string {
   if (!admits(mode, t.health.state)) {
     if (t.health.state === 'draining') return 'draining: deregistered, takes no new requests'
     if (t.health.state === 'unused') return 'unused'
-    return mode === 'none' ? `${t.health.state}: no target of its tier may take requests` : `${t.health.state}: ${MODE_TEXT[mode]}`
+    return mode === 'none' ? `${t.health.state}: no target of the group may take requests` : `${t.health.state}: ${MODE_TEXT[mode]}`
   }
   if (t.maxConns !== 0 && t.state.inFlight >= t.maxConns) return `at maxConns: ${t.state.inFlight} in flight, maxConns ${t.maxConns}`
   return ''

@@ -2,7 +2,7 @@
  * A parsed configuration file: its plain data, and a way back from a key path to a line and column.
  * YAML and JSON share one parser (JSON is YAML), so both get positions; a TypeScript config only has key paths.
  */
-import { LineCounter, isAlias, isCollection, isMap, isScalar, isSeq, parseDocument, visit } from 'yaml'
+import { isAlias, isCollection, isMap, isScalar, isSeq, parseDocument, visit } from 'yaml'
 import type { Document, Node, YAMLError } from 'yaml'
 import { formatPath } from './problem.ts'
 import type { ConfigProblem, Path } from './problem.ts'
@@ -26,14 +26,15 @@ export type ReadResult =
 
 /** Parses YAML or JSON text. Syntax errors, duplicate keys and unresolved aliases come back as problems. */
 export function readYaml(text: string, file: string): ReadResult {
-  const lines = new LineCounter()
+  // Lines are counted from the text itself: yaml's LineCounter misses line starts inside tokens that run
+  // over a newline while it recovers from an error (an unclosed quote), which shifts every later position.
+  const lines = new TextLines(text)
   // logLevel 'error': yaml would otherwise print warnings to the process; we report them ourselves.
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false, logLevel: 'error' })
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, logLevel: 'error' })
   const at = (offset: number, message: string): ConfigProblem => {
     // The parser may point one past the end of the text (or of its line) for "unexpected end": keep the
     // position inside the line, so an editor can jump to it.
-    const { line, col: rawCol } = lines.linePos(Math.max(0, Math.min(offset, text.length)))
-    const col = Math.min(rawCol, (text.split('\n')[line - 1] ?? '').replace(/\r$/, '').length + 1)
+    const { line, col } = lines.linePos(offset)
     return { file, line, column: col, path: formatPath(pathAtOffset(doc, offset)), message }
   }
   // Past the parser's depth limit every further error is an echo of the first: report that one alone.
@@ -96,7 +97,38 @@ export function objectSource(data: unknown, file: string): ConfigSource {
   }
 }
 
-function yamlMessage(error: YAMLError, doc: Document, lines: LineCounter): string {
+/**
+ * Line and column (1-based) of an offset, from the text's own line breaks. An offset past the end of its
+ * line (the parser may point one past the end for "unexpected end") stays on the line, one past its last
+ * character, so an editor can jump to it.
+ */
+export class TextLines {
+  readonly #text: string
+  /** Offsets at which each line starts. */
+  readonly #starts: number[] = [0]
+
+  constructor(text: string) {
+    this.#text = text
+    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) this.#starts.push(i + 1)
+  }
+
+  linePos(offset: number): { line: number; col: number } {
+    const at = Math.max(0, Math.min(offset, this.#text.length))
+    let lo = 0
+    let hi = this.#starts.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1
+      if (this.#starts[mid] <= at) lo = mid
+      else hi = mid - 1
+    }
+    const start = this.#starts[lo]
+    const next = lo + 1 < this.#starts.length ? this.#starts[lo + 1] - 1 : this.#text.length
+    const end = next > start && this.#text[next - 1] === '\r' ? next - 1 : next
+    return { line: lo + 1, col: Math.min(at, end) - start + 1 }
+  }
+}
+
+function yamlMessage(error: YAMLError, doc: Document, lines: TextLines): string {
   switch (error.code) {
     case 'DUPLICATE_KEY': {
       const path = pathAtOffset(doc, error.pos[0])

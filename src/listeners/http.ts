@@ -8,15 +8,15 @@ import { createServer, STATUS_CODES, type IncomingMessage, type Server } from 'n
 import type { Http2ServerRequest, Http2ServerResponse, Http2Session } from 'node:http2'
 import type { Server as NetServer, Socket } from 'node:net'
 import type { CertificateTable } from '../model/tls.ts'
-import { adaptH2, applyClientLimits, createTlsServer, type TlsServer } from './tls.ts'
+import { adaptH2, applyClientLimits, createTlsServer, isHttp2, type TlsServer } from './tls.ts'
 import type { AnyListenerModel, ListenerModel, RouteAction } from '../model/build.ts'
-import { listenError, wrongKind, type Listener } from './listener.ts'
+import { boundPort, listenTcp, wrongKind, type Listener } from './listener.ts'
 import { RequestScope, type RouteExtras } from '../model/route-extras.ts'
 import type { VirtualHostModel } from '../model/virtual-hosts.ts'
 import { validHost, type ServerTable } from '../router/nginx.ts'
 import { escapeUri, normalizeUri, targetArgs } from '../router/uri.ts'
 import { ProxyExchange, type ProxyContext } from '../upstream/proxy.ts'
-import { ProxyResponse, nginxPage, sendError, sendNginxPage } from '../upstream/response.ts'
+import { ProxyResponse, nginxPage, onClosingConnection, sendError, sendNginxPage } from '../upstream/response.ts'
 import { evaluate, hostVariable } from '../upstream/templates.ts'
 import type { ForwardingOptions } from '../upstream/request-headers.ts'
 import { socketClient } from './client-address.ts'
@@ -49,6 +49,8 @@ export class HttpListener implements Listener {
           ServerResponse: ProxyResponse,
           headersTimeout: model.config.limits.headerTimeout,
           keepAliveTimeout: model.config.limits.keepAliveTimeout,
+          // Node keeps an idle connection 1 s past keepAliveTimeout by default; nginx closes it on time.
+          keepAliveTimeoutBuffer: 0,
           // Uploads may take as long as they take; slow clients are bounded by the header timeout here and by
           // the body limits of a later issue, not by a blanket request timeout that would cut large bodies.
           requestTimeout: 0,
@@ -59,7 +61,7 @@ export class HttpListener implements Listener {
     if (model.certificates === undefined) this.server.on('request', (req: IncomingMessage, res: ProxyResponse) => this.#onRequest(req, res))
     else {
       this.server.on('request', (req: IncomingMessage | Http2ServerRequest, res: ProxyResponse | Http2ServerResponse) => {
-        if (req.httpVersionMajor === 2) adaptH2(req as Http2ServerRequest, res as Http2ServerResponse)
+        if (isHttp2(req)) adaptH2(req as Http2ServerRequest, res as Http2ServerResponse)
         const hsts = this.#model.hsts
         if (hsts !== undefined) res.setHeader('strict-transport-security', hsts)
         // The HTTP/2 request and response, adapted, offer what the HTTP/1.1 path uses.
@@ -79,6 +81,11 @@ export class HttpListener implements Listener {
       })
     }
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.#onUpgrade(req, socket, head))
+    // A balancer is no forward proxy: CONNECT gets 400 (as nginx) and is never tunnelled.
+    this.server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+      socket.on('error', () => socket.destroy())
+      socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ncontent-length: 16\r\nconnection: close\r\n\r\n400 Bad Request\n')
+    })
     const observer = ctx.observer
     if (observer !== undefined) {
       this.server.on('connection', (socket: Socket) => {
@@ -103,24 +110,12 @@ export class HttpListener implements Listener {
 
   /** The bound port (useful when the config asked for port 0). */
   get port(): number {
-    const a = this.server.address()
-    return typeof a === 'object' && a !== null ? a.port : this.#model.port
+    return boundPort(this.server as NetServer, this.#model.port)
   }
 
-  /**
-   * `reusePort` (SO_REUSEPORT) lets every worker process bind the same port and the kernel spread the
-   * connections between them; with one process it stays off, so a port in use is an error.
-   */
-  listen(options: { reusePort?: boolean } = {}): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException): void => reject(listenError(this.#model, err))
-      this.server.once('error', onError)
-      this.server.listen({ host: this.#model.host, port: this.#model.port, backlog: 4096, reusePort: options.reusePort === true }, () => {
-        this.server.off('error', onError)
-        this.#forwarding = { ...this.#model.forwarding, port: String(this.port) }
-        resolve()
-      })
-    })
+  async listen(options: { reusePort?: boolean } = {}): Promise<void> {
+    await listenTcp(this.server as NetServer, this.#model, options.reusePort === true)
+    this.#forwarding = { ...this.#model.forwarding, port: String(this.port) }
   }
 
   /** Serve new requests with a new generation's routes and settings. */
@@ -136,6 +131,8 @@ export class HttpListener implements Listener {
   }
 
   #onRequest(req: IncomingMessage, res: ProxyResponse): void {
+    // Pipelined behind a refused request: the connection is closing, and nothing after the refusal is read as a request.
+    if (onClosingConnection(req)) return
     const model = this.#model
     if (this.#stopping) res.shouldKeepAlive = false
     this.#ctx.observer?.requestStarted(model.name)

@@ -11,6 +11,7 @@ import { requestProblem } from '../protection/request-checks.ts'
 import { sendError, type ProxyResponse } from '../upstream/response.ts'
 import type { ForwardingOptions } from '../upstream/request-headers.ts'
 import { socketClient } from './client-address.ts'
+import { isHttp2 } from './tls.ts'
 
 export interface Admitted {
   /** The client: the connection's peer, the PROXY header's source, or from X-Forwarded-For of a trusted peer. */
@@ -80,7 +81,7 @@ export class RequestGuard {
     if (timeout <= 0 || req.complete) return
     const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0'
     if (!hasBody) return
-    if (req.httpVersionMajor === 2) {
+    if (isHttp2(req)) {
       // An HTTP/2 stream has its own timer (the connection carries other streams).
       const stream = req as unknown as { setTimeout(ms: number, cb?: () => void): void }
       stream.setTimeout(timeout, () => {
@@ -119,7 +120,7 @@ export class RequestGuard {
   /** The route's own body timeout replaces the listener's for this request. */
   static setBodyTimeout(req: IncomingMessage, timeout: number): void {
     if (req.complete) return
-    if (req.httpVersionMajor === 2) (req as unknown as { setTimeout(ms: number): void }).setTimeout(timeout)
+    if (isHttp2(req)) (req as unknown as { setTimeout(ms: number): void }).setTimeout(timeout)
     else req.socket.setTimeout(timeout)
   }
 }

@@ -18,7 +18,7 @@ import { ConnectionCounter } from '../protection/connection-counter.ts'
 import { connectTarget } from '../upstream/connect-target.ts'
 import type { ProxyContext } from '../upstream/proxy.ts'
 import { clientAddress } from './client-address.ts'
-import { listenError, wrongKind, type Listener } from './listener.ts'
+import { boundPort, listenTcp, wrongKind, type Listener } from './listener.ts'
 import { readProxyHeader } from './proxy-gate.ts'
 
 const NO_HEADERS = Object.freeze({})
@@ -42,19 +42,11 @@ export class StreamListener implements Listener {
   }
 
   get port(): number {
-    const a = this.server.address()
-    return typeof a === 'object' && a !== null ? a.port : this.#model.port
+    return boundPort(this.server, this.#model.port)
   }
 
   listen(options: { reusePort?: boolean } = {}): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException): void => reject(listenError(this.#model, err))
-      this.server.once('error', onError)
-      this.server.listen({ host: this.#model.host, port: this.#model.port, backlog: 4096, reusePort: options.reusePort === true }, () => {
-        this.server.off('error', onError)
-        resolve()
-      })
-    })
+    return listenTcp(this.server, this.#model, options.reusePort === true)
   }
 
   update(model: AnyListenerModel): void {

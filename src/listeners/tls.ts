@@ -29,9 +29,19 @@ export function createTlsServer(model: ListenerModel, current: () => Certificate
     ServerResponse: ProxyResponse,
     headersTimeout: model.config.limits.headerTimeout,
     keepAliveTimeout: model.config.limits.keepAliveTimeout,
+    // Node keeps an idle connection 1 s past keepAliveTimeout by default; nginx closes it on time.
+    keepAliveTimeoutBuffer: 0,
     requestTimeout: 0,
     connectionsCheckingInterval: Math.max(100, Math.min(1_000, model.config.limits.headerTimeout / 4)),
   })
+}
+
+/**
+ * A request that came over an HTTP/2 stream (not one whose request line merely says "HTTP/2.0", which an
+ * HTTP/1.1 parser reads as version 2 too).
+ */
+export function isHttp2(req: IncomingMessage | Http2ServerRequest): req is Http2ServerRequest {
+  return 'stream' in req
 }
 
 /** Connection-specific fields HTTP/2 forbids (RFC 9113 §8.2.2); an h2 response carrying one would throw. */

@@ -139,8 +139,11 @@ export class TargetGroup {
   /** Health changes are rare: the modes (and ramps) are recomputed only when the store's version moved. */
   #refreshModes(now: number): void {
     this.#healthVersion = this.#healthStore.version
-    this.#primaryMode = healthMode(this.primaries.map((t) => t.health.state), this.config.failOpen)
-    this.#backupMode = healthMode(this.backups.map((t) => t.health.state), this.config.failOpen)
+    // One mode for the whole group, backups included (README: initial targets serve only while the group has
+    // no healthy target, unhealthy ones only when all are): so a healthy backup serves before unhealthy primaries.
+    const mode = healthMode(this.targets.map((t) => t.health.state), this.config.failOpen)
+    this.#primaryMode = mode
+    this.#backupMode = mode
     this.#slowStart?.refresh(now)
   }
 

@@ -32,6 +32,17 @@ export class AttemptTimers {
     return timer
   }
 
+  /**
+   * Starts the wait for the response headers once the request is sent: now for a body held whole or none,
+   * at the end of a streamed `body` (if it is still coming). `ms` 0 clears the timers instead.
+   */
+  armHeader(ms: number, body: { readonly complete: boolean; once(event: 'end', f: () => void): unknown } | undefined, stillOpen: () => boolean): void {
+    this.clear()
+    if (ms === 0) return
+    if (body !== undefined && !body.complete) body.once('end', () => { if (stillOpen()) this.startHeader(ms) })
+    else this.startHeader(ms)
+  }
+
   /** From the request being sent to the response headers. */
   startHeader(ms: number): void {
     clearTimeout(this.#header)

@@ -5,7 +5,7 @@
  * handler, the algorithms' `RequestFacts` and the attempt's bookkeeping, so a request costs one object here.
  */
 import type { IncomingMessage, IncomingHttpHeaders } from 'node:http'
-import { Transform, type TransformCallback } from 'node:stream'
+import type { Transform } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import type { RequestFacts } from '../balancing/algorithm.ts'
 import type { ConnectionCap } from '../protection/connection-counter.ts'
@@ -15,13 +15,14 @@ import { TriedSet, type GroupTarget, type TargetGroup } from '../targets/target-
 import { classifyUpstreamError, statusFailure, type AttemptFailure } from './errors.ts'
 import type { PoolRegistry } from './pool.ts'
 import { AttemptTimers, isPrecise } from './attempt-timers.ts'
+import { BodyLimit } from './body-limit.ts'
 import { IDEMPOTENT, isStaleConnection, STALE_CONNECTION_RETRIES, RETRY_BODY_LIMIT, RETRY_STATUS, settingsOf } from './retry-rules.ts'
-import { buildNginxUpstreamHeaders, buildUpstreamHeaders, clientResponseHeaders, type ForwardingOptions, type HeaderFacts } from './request-headers.ts'
-import { sendError, type ProxyResponse } from './response.ts'
+import { clientResponseHeaders, type ForwardingOptions, type HeaderFacts } from './request-headers.ts'
+import { upstreamHead } from './upstream-head.ts'
+import { closeAfter, sendError, type ProxyResponse } from './response.ts'
 import type { RequestObserver, RequestRecord } from '../observe/observer.ts'
 import type { RequestScope } from '../model/route-extras.ts'
 import type { TemplateSource } from './templates.ts'
-import { replacePrefix } from '../router/uri.ts'
 
 /** What the exchange needs from the listener and the process; one object per listener generation. */
 export interface ProxyContext {
@@ -34,43 +35,6 @@ export interface ProxyContext {
   onTargetUp(group: TargetGroup, target: GroupTarget): void
   /** The process-wide connection cap (maxConnections) listeners admit new connections through. */
   readonly connectionCap?: ConnectionCap
-}
-
-/**
- * Counts a streamed request body and stops it past the route's maxBodyBytes. The client's body is piped
- * in only when the target connection asks for it, so until then the body counts as unread and a request
- * that never reached a target can still be retried.
- */
-class BodyLimit extends Transform {
-  readonly #exchange: ProxyExchange
-  readonly #source: IncomingMessage
-  readonly #max: number
-  #seen = 0
-  #piped = false
-  constructor(exchange: ProxyExchange, source: IncomingMessage, max: number) {
-    super()
-    this.#exchange = exchange
-    this.#source = source
-    this.#max = max
-  }
-
-  override _read(size: number): void {
-    if (!this.#piped) {
-      this.#piped = true
-      this.#source.pipe(this)
-    }
-    super._read(size)
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.#seen += chunk.length
-    if (this.#seen <= this.#max) {
-      callback(null, chunk)
-      return
-    }
-    this.#exchange.bodyTooLarge()
-    callback(new Error(`request body larger than maxBodyBytes (${this.#max})`))
-  }
 }
 
 export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, HeaderFacts, RequestRecord, TemplateSource {
@@ -131,24 +95,10 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
     this.#forwarding = forwarding
     this.#scope = scope
     if (scope !== undefined) scope.proxyHost = scope.extras.proxy?.host ?? group.name
-    const proxy = scope?.extras.proxy
-    if (proxy === undefined) {
-      this.#headers = buildUpstreamHeaders(req.rawHeaders, clientIp, forwarding, this)
-      this.#requestId = forwarding.requestId ? this.requestId : undefined
-      this.#path = req.url as string
-    } else {
-      const s = scope as RequestScope
-      // With setHeaders the route speaks nginx: only what it sets, no forwarding headers, no request id.
-      if (proxy.setHeaders !== undefined) {
-        this.#headers = buildNginxUpstreamHeaders(req.rawHeaders, proxy, s, req.headers['content-length'])
-        this.#requestId = undefined
-      } else {
-        this.#headers = buildUpstreamHeaders(req.rawHeaders, clientIp, forwarding, this)
-        this.#requestId = forwarding.requestId ? this.requestId : undefined
-      }
-      const rp = proxy.replacePrefix
-      this.#path = rp === undefined ? req.url as string : replacePrefix(req.url as string, s.uri, rp.prefix, rp.with)
-    }
+    const head = upstreamHead(req, clientIp, forwarding, scope, this)
+    this.#headers = head.headers
+    this.#requestId = head.requestId
+    this.#path = head.path
     const h = req.headers
     this.#hasBody = h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0')
     this.#startedAt = ctx.now()
@@ -233,21 +183,14 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
     }
   }
 
-  /**
-   * Arms the precise timers of this attempt (`ms` 0: only the body's). The header wait starts once the
-   * request is sent: now for a body held whole or none, at the end of a streamed one.
-   */
+  /** Arms this attempt's precise timers (`ms` 0: only the body's, armed with the response). */
   #startHeaderTimer(ms: number): void {
-    const timers = (this.#timers ??= new AttemptTimers((err) => {
+    this.#timers ??= new AttemptTimers((err) => {
       const controller = this.#controller
       if (controller !== undefined) controller.abort(err)
       else this.#pendingAbort = err
-    }))
-    timers.clear()
-    if (ms === 0) return
-    const streamed = this.#body === null && this.#hasBody && !this.req.complete
-    if (streamed) this.req.once('end', () => { if (this.#attemptOpen && !this.#done) timers.startHeader(ms) })
-    else timers.startHeader(ms)
+    })
+    this.#timers.armHeader(ms, this.#body === null && this.#hasBody ? this.req : undefined, () => this.#attemptOpen && !this.#done)
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -386,7 +329,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
   bodyTooLarge(): void {
     if (this.#done) return
     this.#done = true
-    this.res.shouldKeepAlive = false
+    closeAfter(this.res)
     this.#controller?.abort(new Error('request body too large'))
     if (this.res.headersSent) this.res.destroy()
     else this.bytesSent = sendError(this.res, 413, this.#requestId, this.#scope)

@@ -3,7 +3,7 @@
  * hang), fixed responses and redirects. `ProxyResponse` is node's ServerResponse with a slot for the
  * exchange, so shared event handlers need no closure per request.
  */
-import { ServerResponse, STATUS_CODES } from 'node:http'
+import { ServerResponse, STATUS_CODES, type IncomingMessage } from 'node:http'
 import type { ProxyExchange } from './proxy.ts'
 
 export class ProxyResponse extends ServerResponse {
@@ -100,7 +100,7 @@ export function sendNginxPage(res: ServerResponse, status: number, headers: stri
   if (page !== undefined) headers.push('content-type', 'text/html', 'content-length', String(page.length))
   else headers.push('content-length', '0')
   style?.decorate(status, headers)
-  if (NGINX_CLOSES.has(status)) res.shouldKeepAlive = false
+  if (NGINX_CLOSES.has(status)) closeAfter(res)
   res.writeHead(status, nginxReason(status), headers)
   if (page === undefined || res.req.method === 'HEAD') {
     res.end()
@@ -116,6 +116,20 @@ export function sendNginxPage(res: ServerResponse, status: number, headers: stri
  * 403 denied by access rules, 413 body too large (the connection is closed after it, as nginx does).
  * If the client is gone or headers already left, there is nothing to say: close.
  */
+/** Connections answered with a refusal that closes them: nothing that follows on them is served. */
+const closing = new WeakSet<object>()
+
+/** This answer is the connection's last; requests already read behind it (pipelined) are dropped. */
+export function closeAfter(res: ServerResponse): void {
+  res.shouldKeepAlive = false
+  if (res.req?.socket != null) closing.add(res.req.socket)
+}
+
+/** Whether a request arrived on a connection that a refusal is closing (it must not be served). */
+export function onClosingConnection(req: IncomingMessage): boolean {
+  return closing.has(req.socket)
+}
+
 /** Statuses after which the connection is closed: what came with the request cannot be trusted to end where it says. */
 const CLOSES: ReadonlySet<number> = new Set([400, 408, 413, 414, 431, 501])
 
@@ -135,7 +149,7 @@ export function sendError(res: ServerResponse, status: number, requestId: string
   if (requestId !== undefined) headers.push('x-request-id', requestId)
   if (extraHeaders !== undefined) headers.push(...extraHeaders)
   style?.decorate(status, headers)
-  if (CLOSES.has(status)) res.shouldKeepAlive = false
+  if (CLOSES.has(status)) closeAfter(res)
   res.writeHead(status, headers)
   if (res.req.method === 'HEAD') {
     res.end()
