@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http'
 import type { ListenerModel } from '../model/build.ts'
 import { ConnectionCounter } from '../protection/connection-counter.ts'
 import { requestProblem } from '../protection/request-checks.ts'
-import { sendError, type ProxyResponse } from '../upstream/response.ts'
+import { sendError, type AnswerStyle, type ProxyResponse } from '../upstream/response.ts'
 import type { ForwardingOptions } from '../upstream/request-headers.ts'
 import { socketClient } from './client-address.ts'
 import { isHttp2 } from './tls.ts'
@@ -19,6 +19,9 @@ export interface Admitted {
   /** The forwarding options for this request (the listener's, or adjusted for X-Forwarded-For handling). */
   readonly forwarding: ForwardingOptions
 }
+
+/** nginx's pages for refusals made before any route (and its addHeaders) is known. */
+const NGINX_STYLE: AnswerStyle = { nginxPages: true, decorate: () => {} }
 
 function forwardedFor(req: IncomingMessage): string | undefined {
   const raw = req.headers['x-forwarded-for']
@@ -43,7 +46,7 @@ export class RequestGuard {
     const config = model.config
     const problem = requestProblem(req, config.limits)
     if (problem !== 0) {
-      sendError(res, problem, undefined)
+      sendError(res, problem, undefined, config.errorPages === 'nginx' ? NGINX_STYLE : undefined)
       return undefined
     }
     const peer = socketClient(req.socket)
@@ -63,7 +66,7 @@ export class RequestGuard {
     if (limits !== undefined) {
       const release = this.#requests.enter(clientIp, limits.perClient, limits.total)
       if (release === undefined) {
-        sendError(res, limits.status, undefined)
+        sendError(res, limits.status, undefined, config.errorPages === 'nginx' ? NGINX_STYLE : undefined)
         return undefined
       }
       res.once('close', release)

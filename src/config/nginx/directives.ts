@@ -130,6 +130,23 @@ export const DIRECTIVES: Record<string, Spec | Spec[]> = {
   client_header_timeout: spec(HTTP2, 1, 1, 'client_header_timeout TIME'),
   allow: spec([...HTTP3, 'stream', 'stream-server'], 1, 1, 'allow ADDRESS | CIDR | all', { multi: true }),
   deny: spec([...HTTP3, 'stream', 'stream-server'], 1, 1, 'deny ADDRESS | CIDR | all', { multi: true }),
+  client_body_timeout: spec(HTTP3, 1, 1, 'client_body_timeout TIME'),
+  large_client_header_buffers: spec(HTTP2, 2, 2, 'large_client_header_buffers NUMBER SIZE'),
+
+  // Rate and connection limits, the real IP: read by protection.ts (stream's limit_conn by stream.ts).
+  limit_req_zone: spec(['http'], 3, 3, 'limit_req_zone KEY zone=NAME:SIZE rate=RATE', { multi: true }),
+  limit_req: spec(HTTP3, 1, 3, 'limit_req zone=NAME [burst=N] [nodelay | delay=N]', { multi: true }),
+  limit_req_status: spec(HTTP3, 1, 1, 'limit_req_status CODE'),
+  limit_req_log_level: spec(HTTP3, 1, 1, 'limit_req_log_level info | notice | warn | error', { noEffect: true }),
+  limit_req_dry_run: flag(HTTP3, 'limit_req_dry_run'),
+  limit_conn_zone: spec(['http', 'stream'], 2, 2, 'limit_conn_zone KEY zone=NAME:SIZE', { multi: true }),
+  limit_conn: spec([...HTTP3, 'stream', 'stream-server'], 2, 2, 'limit_conn ZONE NUMBER', { multi: true }),
+  limit_conn_status: spec(HTTP3, 1, 1, 'limit_conn_status CODE'),
+  limit_conn_log_level: spec([...HTTP3, 'stream', 'stream-server'], 1, 1, 'limit_conn_log_level info | notice | warn | error', { noEffect: true }),
+  limit_conn_dry_run: flag([...HTTP3, 'stream', 'stream-server'], 'limit_conn_dry_run'),
+  set_real_ip_from: spec([...HTTP3, 'stream', 'stream-server'], 1, 1, 'set_real_ip_from ADDRESS | CIDR', { multi: true }),
+  real_ip_header: spec(HTTP3, 1, 1, 'real_ip_header X-Forwarded-For | proxy_protocol'),
+  real_ip_recursive: flag(HTTP3, 'real_ip_recursive'),
 
   // TLS: checked as nginx checks them (tls.ts), then mapped onto https listeners (listen … ssl).
   ssl_certificate: spec([...HTTP2, 'stream', 'stream-server'], 1, 1, 'ssl_certificate FILE', { multi: true }),
@@ -167,8 +184,8 @@ for (const [names, contexts, min, max] of [
   ['server_tokens msie_padding msie_refresh server_name_in_redirect port_in_redirect log_not_found log_subrequest open_file_cache open_file_cache_valid open_file_cache_min_uses open_file_cache_errors open_log_file_cache', HTTP3, 1, MANY],
   ['types_hash_max_size types_hash_bucket_size server_names_hash_max_size server_names_hash_bucket_size variables_hash_max_size variables_hash_bucket_size map_hash_max_size map_hash_bucket_size proxy_headers_hash_max_size proxy_headers_hash_bucket_size', HTTP3, 1, 1],
   ['proxy_buffering proxy_buffer_size proxy_buffers proxy_busy_buffers_size proxy_request_buffering proxy_max_temp_file_size proxy_temp_file_write_size proxy_temp_path client_body_temp_path proxy_socket_keepalive proxy_ignore_client_abort', HTTP3, 1, MANY],
-  ['client_body_buffer_size client_header_buffer_size large_client_header_buffers client_body_in_file_only client_body_in_single_buffer connection_pool_size request_pool_size', HTTP3, 1, 2],
-  ['client_body_timeout send_timeout send_lowat reset_timedout_connection lingering_close lingering_time lingering_timeout keepalive_requests keepalive_time keepalive_disable resolver resolver_timeout', HTTP3, 1, MANY],
+  ['client_body_buffer_size client_header_buffer_size client_body_in_file_only client_body_in_single_buffer connection_pool_size request_pool_size', HTTP3, 1, 2],
+  ['send_timeout send_lowat reset_timedout_connection lingering_close lingering_time lingering_timeout keepalive_requests keepalive_time keepalive_disable resolver resolver_timeout', HTTP3, 1, MANY],
   ['http2_max_concurrent_streams http2_recv_buffer_size http2_chunk_size', HTTP3, 1, 1],
   ['ssl_ciphers ssl_prefer_server_ciphers ssl_session_cache ssl_session_timeout ssl_session_tickets ssl_dhparam ssl_ecdh_curve ssl_stapling ssl_stapling_verify ssl_buffer_size ssl_early_data', [...HTTP2, 'stream', 'stream-server'], 1, MANY],
   ['zone', ['upstream', 'stream-upstream'], 1, 2],
@@ -199,7 +216,6 @@ for (const [name, entries] of Object.entries(NO_EFFECT)) {
 const FILES = 'Fulcrum does not serve files; proxy the location or "return" an answer'
 const CACHE = 'Fulcrum does not cache responses'
 const AUTH = 'put authentication in the application'
-const REAL_IP = '$remote_addr is always the connecting address'
 const OTHER_PASS = 'only HTTP targets are supported; use proxy_pass http://'
 export const UNSUPPORTED: Record<string, string> = {
   if: 'split the cases into locations or server blocks',
@@ -230,18 +246,11 @@ export const UNSUPPORTED: Record<string, string> = {
   proxy_ssl_name: 'Fulcrum sends the target\'s host as SNI; set another name with tls.serverName on the target group in YAML',
   proxy_ssl_server_name: 'Fulcrum sends the target\'s host as SNI; set another name with tls.serverName on the target group in YAML',
   proxy_bind: 'the system picks the source address',
-  limit_req: 'rate limits are planned; keep them in the application for now',
-  limit_req_zone: 'rate limits are planned; keep them in the application for now',
-  limit_conn: 'use maxConns on targets (nginx max_conns)',
-  limit_conn_zone: 'use maxConns on targets (nginx max_conns)',
   limit_rate: 'responses are sent as fast as the client reads them',
   auth_basic: AUTH,
   auth_basic_user_file: AUTH,
   auth_request: AUTH,
   satisfy: AUTH,
-  real_ip_header: REAL_IP,
-  set_real_ip_from: REAL_IP,
-  real_ip_recursive: REAL_IP,
   ssl_client_certificate: 'client certificates (mutual TLS) are not supported yet',
   ssl_verify_client: 'client certificates (mutual TLS) are not supported yet',
   sub_filter: 'response bodies pass unchanged',

@@ -5,6 +5,7 @@
  */
 import type { GroupSettings, Groups } from './groups.ts'
 import type { Report } from './problems.ts'
+import type { Protection } from './protection.ts'
 import { inherit, readLevel } from './settings.ts'
 import type { Level } from './settings.ts'
 import type { Directive } from './syntax.ts'
@@ -24,6 +25,8 @@ export interface Scope {
   port: number
   /** Config path (formatted) -> the directive it came from, for messages about the generated config. */
   origins: Map<string, Directive>
+  /** Rate and connection limits, head and body limits, the real IP. */
+  protection: Protection
 }
 
 type Selector = { kind: 'exact' | 'prefix' | 'noregex' | 'regex' | 'named'; path: string; text: string }
@@ -79,6 +82,8 @@ export function readLocations(block: readonly Directive[], outer: Level, own: Le
       if (level.access !== undefined && level.access.length > 0) location.access = []
     } else if (locationLevel.access !== undefined) location.access = locationLevel.access
     if (locationLevel.maxBody !== undefined) location.maxBodyBytes = locationLevel.maxBody
+    const returned = acted === 'return' ? body.find((c) => c.name === 'return' && scope.valid(c)) : undefined
+    scope.protection.location(location, d, selector.path, level, locationLevel, ownLevel, returned)
     const nested = readLocations(body, level, locationLevel, selector, scope, `${path}.locations`)
     if (nested.length > 0) location.locations = nested
     if (acted === undefined) {

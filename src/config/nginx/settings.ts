@@ -1,18 +1,22 @@
 /**
  * The directives a level (http, server, location) sets, and nginx's inheritance: a value set at a level
  * holds for the levels inside it unless they set their own; list directives (proxy_set_header,
- * add_header, allow/deny, access_log) are inherited only by a level that has none of its own.
+ * add_header, allow/deny, access_log, limit_req, limit_conn, set_real_ip_from) are inherited only by a
+ * level that has none of its own.
  */
 import { RETRY_CONDITIONS } from '../schema.ts'
 import type { RetryCondition } from '../schema.ts'
 import type { Report } from './problems.ts'
+import { readProtectionDirective } from './protection-directives.ts'
+import type { ProtectionLevel } from './protection-directives.ts'
 import type { Directive } from './syntax.ts'
 import { checkAccessRule, parseSize, parseTime } from './values.ts'
 
 export type AccessRule = { allow: string } | { deny: string }
 export type AccessLog = 'off' | { path: string; format: string; at: Directive }
 
-export interface Level {
+/** Rate and connection limits, head and body limits, the real IP: read by protection-directives.ts, written by protection.ts. */
+export interface Level extends ProtectionLevel {
   setHeaders?: { name: string; value: string }[]
   addHeaders?: { name: string; value: string; always: boolean }[]
   access?: AccessRule[]
@@ -160,6 +164,8 @@ export function readLevel(
           report.fulcrum(d, 'proxy_redirect is not supported yet except "proxy_redirect off" (what Fulcrum does: Location headers pass unchanged)')
         }
         break
+      default:
+        readProtectionDirective(d, level, report)
     }
   }
   return level

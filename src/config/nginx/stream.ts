@@ -3,11 +3,14 @@
  * `listen … udp`, or tls-passthrough for `ssl_preread on` with `proxy_pass $var` from a map on
  * $ssl_preread_server_name. What proxy_pass names (upstreams, HOST:PORT, the map) is read by
  * stream-targets.ts. nginx's stream defaults are written out where Fulcrum's differ (connect 60s,
- * proxy_timeout 10m for udp), so a converted file behaves as nginx did.
+ * proxy_timeout 10m for udp), so a converted file behaves as nginx did. limit_conn (zones read by
+ * protection-directives.ts) becomes the listener's connectionLimits.
  */
 import { duration } from './groups.ts'
 import type { GroupSettings } from './groups.ts'
 import { GROUP_DEFAULTS } from './locations.ts'
+import { connectionLimitsOf, readProtectionDirective, readZones } from './protection-directives.ts'
+import type { LimitConn } from './protection-directives.ts'
 import type { AccessRule } from './settings.ts'
 import { SNI_SOURCE, StreamTargets } from './stream-targets.ts'
 import type { StreamScope, Target } from './stream-targets.ts'
@@ -33,6 +36,7 @@ interface Level {
   prereadTimeout?: number
   sslPreread?: boolean
   access?: AccessRule[]
+  limitConn?: LimitConn[]
 }
 
 type Listen = { key: string; host: string | undefined; port: number; udp: boolean; acceptProxy: boolean; at: Directive }
@@ -47,6 +51,7 @@ export function translateStream(stream: Directive, scope: StreamScope, firstInde
   const body = stream.block ?? []
   const targets = new StreamTargets(body, scope)
   const outer = readLevel(body, scope)
+  const zones = readZones(body, scope.valid, scope.report)
   const taken = new Map<string, Directive>()
   const listeners: Out[] = []
   for (const server of body) {
@@ -57,7 +62,16 @@ export function translateStream(stream: Directive, scope: StreamScope, firstInde
     if (target === undefined) continue
     for (const listen of listens) {
       const listener = buildListener(listen, target, level, scope, `listeners[${firstIndex + listeners.length}]`)
-      if (listener !== undefined) listeners.push(listener)
+      if (listener === undefined) continue
+      // nginx counts open connections per key: per client address, or per address or port of the server.
+      const limits = connectionLimitsOf(level.limitConn, undefined, zones, scope.report)
+      if (limits !== undefined && listen.udp) scope.report.fulcrum(level.limitConn![0].at, `limit_conn on listen ${listen.at.args[0]} udp: Fulcrum limits connections of tcp listeners only; remove it for this server`)
+      else if (limits !== undefined) {
+        // An L4 listener closes a connection over the limit: no status.
+        const { status: _, ...counts } = limits
+        listener.connectionLimits = counts
+      }
+      listeners.push(listener)
     }
   }
   targets.addUnused(settings(outer))
@@ -125,6 +139,14 @@ function readLevel(body: readonly Directive[], scope: StreamScope): Level {
         break
       case 'server_name':
         report.fulcrum(d, 'server_name in stream is not supported; route by SNI with map $ssl_preread_server_name $name { NAME UPSTREAM; … } and ssl_preread on; proxy_pass $name;')
+        break
+      case 'limit_conn':
+      case 'limit_conn_log_level':
+      case 'limit_conn_dry_run':
+        readProtectionDirective(d, level, report)
+        break
+      case 'set_real_ip_from':
+        report.warn(d, 'set_real_ip_from in stream: Fulcrum takes the PROXY header\'s source as the client on every listen … proxy_protocol (acceptProxyProtocol), whichever peer sent it, not only from these addresses')
         break
     }
   }

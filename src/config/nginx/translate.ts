@@ -3,7 +3,8 @@
  * per listen address, with one virtual host per server block on it (the default_server, else the first,
  * takes unmatched names), and target groups from upstreams (groups.ts). Listeners add no headers nginx
  * would not send (forwardedHeaders and requestId off) and answer their own errors with nginx's pages.
- * The stream block's L4 listeners follow the http ones (stream.ts).
+ * Rate and connection limits, head and body limits and the real IP come from protection.ts. The stream
+ * block's L4 listeners follow the http ones (stream.ts).
  */
 import { formatPath } from '../problem.ts'
 import type { Checked } from './check.ts'
@@ -12,6 +13,7 @@ import { duration, Groups } from './groups.ts'
 import { groupSettings, readAction, readLocations } from './locations.ts'
 import type { Scope } from './locations.ts'
 import { Report } from './problems.ts'
+import { Protection } from './protection.ts'
 import { COMBINED, inherit, readLevel, readLogFormats } from './settings.ts'
 import type { AccessLog, Level } from './settings.ts'
 import { translateStream } from './stream.ts'
@@ -38,7 +40,7 @@ export interface Translation {
 /** nginx's client_max_body_size default. */
 const MAX_BODY_DEFAULT = 1024 * 1024
 
-type Listen = { key: string; host: string | undefined; port: number; default: boolean; ssl: boolean; http2: boolean; at: Directive }
+type Listen = { key: string; host: string | undefined; port: number; default: boolean; ssl: boolean; http2: boolean; proxyProtocol: boolean; at: Directive }
 type Server = { block: Directive; listens: Listen[]; names: string[]; level: Level; tls: ServerTls }
 
 export function translate(tree: readonly Directive[], checked: Checked, mainFile: string): Translation {
@@ -80,7 +82,8 @@ export function translate(tree: readonly Directive[], checked: Checked, mainFile
   const formats = readLogFormats(body, valid, report)
   const groups = new Groups(upstreams)
   const httpLevel = readLevel(body, valid, report, formats)
-  const scope: Scope = { valid, report, formats, upstreams, groups, hostnames, port: 80, origins }
+  const protection = new Protection(body, httpLevel, valid, report)
+  const scope: Scope = { valid, report, formats, upstreams, groups, hostnames, port: 80, origins, protection }
 
   const serverBlocks = body.filter((d) => d.name === 'server' && d.block !== undefined && valid(d))
   checkTls(body, serverBlocks, valid, report, mainFile)
@@ -140,7 +143,7 @@ function readServer(block: Directive, httpLevel: Level, scope: Scope, tls: Serve
     }
   }
   // nginx's default: listen *:80 (*:8000 when not started as root).
-  if (listens.length === 0) listens.push({ key: '*:80', host: undefined, port: 80, default: false, ssl: false, http2: false, at: block })
+  if (listens.length === 0) listens.push({ key: '*:80', host: undefined, port: 80, default: false, ssl: false, http2: false, proxyProtocol: false, at: block })
   return { block, listens, names, tls, level: inherit(httpLevel, readLevel(body, scope.valid, scope.report, scope.formats)) }
 }
 
@@ -160,12 +163,13 @@ function readListen(d: Directive, report: Report): Listen | undefined {
   let isDefault = false
   let ssl = false
   let http2 = false
+  let proxyProtocol = false
   for (const param of params) {
     if (param === 'default_server' || param === 'default') isDefault = true
     else if (param === 'ssl') ssl = true
     else if (param === 'http2') http2 = true
     else if (param === 'quic') report.fulcrum(d, `listen ${address} quic: HTTP/3 is not supported yet`)
-    else if (param === 'proxy_protocol') report.fulcrum(d, `listen ${address} proxy_protocol: the PROXY protocol is not supported yet`)
+    else if (param === 'proxy_protocol') proxyProtocol = true
     else if (LISTEN_NO_EFFECT.test(param)) {
       const name = `listen ${param.split('=')[0]}`
       if (!report.noEffect.has(name)) report.noEffect.set(name, d)
@@ -173,7 +177,7 @@ function readListen(d: Directive, report: Report): Listen | undefined {
   }
   const host = parsed.host?.toLowerCase()
   const key = host === undefined ? `*:${parsed.port}` : joinHostPort(host, parsed.port)
-  return { key, host, port: parsed.port, default: isDefault, ssl, http2, at: d }
+  return { key, host, port: parsed.port, default: isDefault, ssl, http2, proxyProtocol, at: d }
 }
 
 /**
@@ -232,6 +236,9 @@ function buildListener(key: string, entries: { server: Server; listen: Listen }[
     if (h2 !== undefined) scope.report.warn(h2.listen.at, `http2 on: HTTP/2 without TLS (h2c) is not supported, so ${key} serves HTTP/1.1 only; add ssl to the listen for h2`)
   }
   if (httpLevel.access !== undefined) listener.access = httpLevel.access
+  // nginx: proxy_protocol on any listen of the address makes the socket expect the header.
+  if (entries.some((e) => e.listen.proxyProtocol)) listener.acceptProxyProtocol = true
+  scope.protection.listener(listener, key, entries.map(({ server, listen }) => ({ level: server.level, block: server.block, listen: listen.at, proxyProtocol: listen.proxyProtocol })), level)
   const names = new Map<string, number>()
   const logs: { log: AccessLog[] | undefined; at: Directive }[] = []
   listener.virtualHosts = entries.map(({ server, listen }, i) => {
@@ -251,6 +258,7 @@ function buildListener(key: string, entries: { server: Server; listen: Listen }[
     if (listen.default) vhost.default = true
     const body = server.block.block ?? []
     const serverOwn = readLevel(body, scope.valid, new Report(), scope.formats)
+    scope.protection.server = server.level
     // A server-level return answers every request before any location is chosen.
     const action: Out = { location: '/' }
     const acted = readAction(body, undefined, server.level, scope, action)
@@ -259,6 +267,7 @@ function buildListener(key: string, entries: { server: Server; listen: Listen }[
       // It answers before nginx reads the body limit or checks allow/deny.
       if (server.level.access !== undefined && server.level.access.length > 0) action.access = []
       action.maxBodyBytes = 0
+      scope.protection.serverReturn(server.level, body.find((d) => d.name === 'return' && scope.valid(d)) ?? server.block)
       vhost.locations = [action]
       logs.push({ log: server.level.accessLogs, at: server.block })
     } else {
@@ -267,6 +276,7 @@ function buildListener(key: string, entries: { server: Server; listen: Listen }[
       if (serverOwn.maxBody !== undefined) vhost.maxBodyBytes = serverOwn.maxBody
       logs.push({ log: server.level.accessLogs, at: server.block })
     }
+    scope.protection.virtualHost(vhost, serverOwn, server.level)
     return vhost
   })
   const log = accessLog(logs, key, scope.report)
