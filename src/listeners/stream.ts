@@ -55,11 +55,11 @@ export class StreamListener implements Listener {
   }
 
   async #accept(client: Socket): Promise<void> {
-    // The generation the connection arrived in serves it to the end, as HTTP requests keep theirs.
     if (this.#ctx.connectionCap !== undefined && !this.#ctx.connectionCap.admit(client)) {
       client.destroy()
       return
     }
+    // The generation the connection arrived in serves it to the end, as HTTP requests keep theirs.
     const model = this.#model
     const config = model.config
     const observer = this.#ctx.observer
