@@ -8,17 +8,8 @@
  */
 import type { TargetProcess } from './target-control.ts'
 
-/** mulberry32: small, fast, good enough to pick chaos; the same seed gives the same sequence. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** mulberry32 (src/balancing/testing.ts): the same seed gives the same chaos choices. */
+export { mulberry32 as prng } from '../../src/balancing/testing.ts'
 
 export type Event = 'kill' | 'restart' | 'unavailable' | 'slow' | 'recover'
 

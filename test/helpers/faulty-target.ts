@@ -53,17 +53,8 @@ export function bodyFor(name: string, method: string, url: string, body = ''): s
   return `${name} ${method} ${url}${body === '' ? '' : ` ${body}`}`
 }
 
-/** mulberry32: a small seeded generator, so that a random fault schedule can be replayed. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
+/** mulberry32 (src/balancing/testing.ts): a seeded generator, so that a random fault schedule can be replayed. */
+export { mulberry32 as seeded } from '../../src/balancing/testing.ts'
 
 const REASONS: Readonly<Record<number, string>> = { 200: 'OK', 404: 'Not Found', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable' }
 
