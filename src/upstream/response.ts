@@ -122,7 +122,8 @@ const closing = new WeakSet<object>()
 /** This answer is the connection's last; requests already read behind it (pipelined) are dropped. */
 export function closeAfter(res: ServerResponse): void {
   res.shouldKeepAlive = false
-  if (res.req?.socket != null) closing.add(res.req.socket)
+  // HTTP/1.1 only: an HTTP/2 stream's refusal ends that stream, and the session's other streams go on.
+  if (res.req?.socket != null && !('stream' in res.req)) closing.add(res.req.socket)
 }
 
 /** Whether a request arrived on a connection that a refusal is closing (it must not be served). */
