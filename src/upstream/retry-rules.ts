@@ -27,12 +27,14 @@ export const RETRY_BODY_LIMIT = 64 * 1024
 export const STALE_CONNECTION_RETRIES = 4
 
 /**
- * The target closed the connection (FIN, "other side closed") before any of the answer came: what a
- * server does to an idle keep-alive connection, so the request met a stale pooled one. A reset (RST) is
- * not taken for that: a target that resets requests is failing them, and is retried elsewhere as usual.
+ * The connection ended before any of the answer came: closed by the target ("other side closed"), or reset
+ * because the request reached a connection the target had just closed. That is what happens to a request
+ * that meets a pooled connection the target closed as idle. (It cannot be told apart from a target that
+ * fails the request that way, so the caller allows it only where no other target could take the request.)
  */
 export function isStaleConnection(err: unknown): boolean {
-  return (err as { code?: string } | undefined)?.code === 'UND_ERR_SOCKET'
+  const code = (err as { code?: string } | undefined)?.code
+  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE'
 }
 
 const settingsCache = new WeakMap<TargetGroup, PoolSettings>()
