@@ -103,7 +103,7 @@ targetGroups:
   ])
   // Unknown keys list what this kind of listener takes.
   assert.deepEqual(errors('listeners:\n  - { name: edge, protocol: tcp, listen: 9000, forward: app, routes: [] }\ntargetGroups: { app: {} }\n'), [
-    'f.yaml:2:62 listeners[0].routes: unknown key "routes" (expected one of: protocol, name, listen, proxyProtocol, acceptProxyProtocol, idleTimeout, prereadTimeout, access, allow, deny, connectionLimits, forward)',
+    'f.yaml:2:62 listeners[0].routes: unknown key "routes" (expected one of: protocol, name, listen, proxyProtocol, acceptProxyProtocol, idleTimeout, prereadTimeout, access, allow, deny, connectionLimits, accessLog, forward)',
   ])
 })
 

@@ -18,6 +18,13 @@ const acceptProxyProtocol = z.boolean().default(false)
 const prereadTimeout = duration.default(30_000)
   .describe('Time a client has to send the PROXY header or the TLS ClientHello (nginx preread_timeout, proxy_protocol_timeout). Default 30s.')
 
+const sessionLog = z.strictObject({
+  format: z.union([z.literal('stream'), z.literal('json'), z.string().min(1)]).default('stream')
+    .describe('stream ("$remote_addr [$time_local] $protocol $status $bytes_sent $bytes_received $session_time \\"$upstream_addr\\""), '
+      + 'json (one object per line), or a template with nginx stream variables. Default stream.'),
+  path: z.string().min(1).default('stdout').describe('stdout, or a file (relative to the config file\'s folder); reopened on SIGUSR1 for logrotate.'),
+}).describe('One line per session (connection, or UDP client flow) when it ends; none by default.')
+
 const streamCommon = {
   name: z.string().min(1).describe('A name for logs and metrics.'),
   listen: listenAddress,
@@ -29,6 +36,7 @@ const streamCommon = {
   access: access.optional(),
   ...cidrLists,
   connectionLimits: connectionLimits.optional(),
+  accessLog: sessionLog.optional(),
 }
 
 export const tcpListener = z.strictObject({
@@ -62,5 +70,6 @@ export const udpListener = z.strictObject({
     .describe('Most client sessions kept at once; a new client past it replaces the longest idle one. Default 10000.'),
   access: access.optional(),
   ...cidrLists,
+  accessLog: sessionLog.optional(),
 })
 

@@ -74,5 +74,5 @@ test('L4 listener fields have their own unknown-key list, and udp takes no PROXY
   - { name: dns, protocol: udp, listen: 5353, forward: app, proxyProtocol: v2 }
 targetGroups:
   app: { targets: [127.0.0.1:8081] }
-`), ['f.yaml:2:61 listeners[0].proxyProtocol: unknown key "proxyProtocol" (expected one of: protocol, name, listen, forward, idleTimeout, maxSessions, access, allow, deny)'])
+`), ['f.yaml:2:61 listeners[0].proxyProtocol: unknown key "proxyProtocol" (expected one of: protocol, name, listen, forward, idleTimeout, maxSessions, access, allow, deny, accessLog)'])
 })

@@ -12,6 +12,7 @@ import { checkProtection } from './semantic-protection.ts'
 import { didYouMean } from './suggest.ts'
 import { formatDuration } from './duration.ts'
 import { compileFormat } from '../observe/log-format.ts'
+import { compileSessionFormat } from '../observe/session-format.ts'
 import { compileLocationRegex, parseLocation, parseServerName, type ParsedLocation } from '../router/nginx.ts'
 import { parseRule } from '../targets/access.ts'
 import { templateProblems } from '../upstream/templates.ts'
@@ -33,8 +34,9 @@ export function checkConfig(config: Config, lineOf: LineOf = () => undefined): S
   checkProtection(config, result.problems)
   config.listeners.forEach((listener, l) => {
     // A log template with an unknown variable would print "-" forever: refuse it here, with its name.
-    if (!isHttpListener(listener) || listener.accessLog === undefined) return
-    for (const message of compileFormat(listener.accessLog.format).problems) {
+    if (listener.accessLog === undefined) return
+    const compiled = isHttpListener(listener) ? compileFormat(listener.accessLog.format) : compileSessionFormat(listener.accessLog.format)
+    for (const message of compiled.problems) {
       result.problems.push({ path: ['listeners', l, 'accessLog', 'format'], message })
     }
   })

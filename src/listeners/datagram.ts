@@ -28,6 +28,7 @@ class UdpSession {
   readonly target: GroupTarget
   readonly socket: UdpSocket
   lastActive: number
+  readonly startedAt: number
   /** Datagrams that arrived before the socket connected. */
   pending: Buffer[] | undefined = []
   bytesFromClient = 0
@@ -41,6 +42,7 @@ class UdpSession {
     this.group = group
     this.target = target
     this.lastActive = now
+    this.startedAt = now
     this.socket = createSocket(isIPv6(target.host) ? 'udp6' : 'udp4')
   }
 }
@@ -148,13 +150,13 @@ export class DatagramListener implements Listener {
     const clientIp = clientAddress(rinfo.address)
     if (model.access !== undefined && !model.access.allows(clientIp)) {
       // Counted once per datagram: a denied client has no session to count against.
-      observer?.sessionDone({ listener: model.name, targetGroup: '', target: '', outcome: 'denied', bytesFromClient: 0, bytesToClient: 0 })
+      observer?.sessionDone({ ...this.#facts(model, rinfo, now, now), targetGroup: '', target: '', outcome: 'denied', bytesFromClient: 0, bytesToClient: 0 })
       return undefined
     }
     const group = model.forward.choose()
     const target = group.pick({ method: '', url: '', clientIp, headers: NO_HEADERS }, undefined, now)
     if (target === undefined) {
-      observer?.sessionDone({ listener: model.name, targetGroup: group.name, target: '', outcome: 'no-target', bytesFromClient: 0, bytesToClient: 0 })
+      observer?.sessionDone({ ...this.#facts(model, rinfo, now, now), targetGroup: group.name, target: '', outcome: 'no-target', bytesFromClient: 0, bytesToClient: 0 })
       return undefined
     }
     if (this.#sessions.size >= model.config.maxSessions) {
@@ -203,9 +205,18 @@ export class DatagramListener implements Listener {
     const observer = this.#ctx.observer
     observer?.connectionClosed(this.#model.name)
     observer?.sessionDone({
-      listener: this.#model.name, targetGroup: session.group.name, target: session.target.address, outcome,
+      ...this.#facts(this.#model, { address: session.clientHost, port: session.clientPort }, session.startedAt, this.#ctx.now()),
+      targetGroup: session.group.name, target: session.target.address, outcome,
       bytesFromClient: session.bytesFromClient, bytesToClient: session.bytesToClient,
     })
+  }
+
+  /** What a session's record says of the client and this listener. */
+  #facts(model: DatagramListenerModel, client: { address: string; port: number }, startedAt: number, endedAt: number) {
+    return {
+      listener: model.name, protocol: 'UDP' as const, clientIp: clientAddress(client.address), clientPort: client.port,
+      serverPort: this.port, serverName: '', startedAt, endedAt,
+    }
   }
 
   /** UDP has nothing to drain: replies still on their way are dropped once the sessions close. */

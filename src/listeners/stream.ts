@@ -11,7 +11,7 @@ import { getExtensionData, readTlsClientHello } from 'read-tls-client-hello'
 import type { RequestFacts } from '../balancing/algorithm.ts'
 import type { AnyListenerModel, StreamListenerModel } from '../model/build.ts'
 import type { GroupChooser } from '../model/group-chooser.ts'
-import type { SessionOutcome } from '../observe/observer.ts'
+import type { SessionOutcome, SessionRecord } from '../observe/observer.ts'
 import type { ProxyAddresses } from '../proxy-protocol/proxy-header.ts'
 import { encodeProxyHeaderV1, encodeProxyHeaderV2, proxyAddressesOf } from '../proxy-protocol/proxy-header-encode.ts'
 import { ConnectionCounter } from '../protection/connection-counter.ts'
@@ -72,8 +72,13 @@ export class StreamListener implements Listener {
       session?.end(client)
     })
     client.on('error', () => client.destroy())
+    // What the session's record says of the client; completed as the preamble is read.
+    const facts: SessionFacts = {
+      listener: model.name, protocol: 'TCP', clientIp: clientAddress(client.remoteAddress), clientPort: client.remotePort ?? 0,
+      serverPort: this.port, serverName: '', startedAt: this.#ctx.now(),
+    }
     const fail = (outcome: SessionOutcome, group = ''): void => {
-      observer?.sessionDone({ listener: model.name, targetGroup: group, target: '', outcome, bytesFromClient: 0, bytesToClient: 0 })
+      observer?.sessionDone({ ...facts, targetGroup: group, target: '', outcome, bytesFromClient: 0, bytesToClient: 0, endedAt: this.#ctx.now() })
       client.destroy()
     }
 
@@ -86,6 +91,8 @@ export class StreamListener implements Listener {
       preread = read.rest
     }
     const clientIp = source === undefined ? clientAddress(client.remoteAddress) : clientAddress(source.sourceAddress)
+    facts.clientIp = clientIp
+    if (source !== undefined) facts.clientPort = source.sourcePort
     if (model.access !== undefined && !model.access.allows(clientIp)) return fail('denied')
     const limits = config.connectionLimits
     if (limits !== undefined) {
@@ -101,17 +108,18 @@ export class StreamListener implements Listener {
       preread = Buffer.alloc(0)
       const name = await this.#serverName(client, config.prereadTimeout)
       if (name === null) return fail('bad-preamble')
+      facts.serverName = name ?? ''
       chooser = (name === undefined ? undefined : model.sni.get(name)) ?? model.forward
       if (chooser === undefined) return fail('no-route')
     }
     if (client.destroyed) return
     const group = (chooser as GroupChooser).choose()
-    const facts: RequestFacts = { method: '', url: '', clientIp, headers: NO_HEADERS }
-    connectTarget(group, facts, this.#ctx, { clientGone: () => client.destroyed, allowHalfOpen: true }, (result) => {
+    const request: RequestFacts = { method: '', url: '', clientIp, headers: NO_HEADERS }
+    connectTarget(group, request, this.#ctx, { clientGone: () => client.destroyed, allowHalfOpen: true }, (result) => {
       if (result.kind === 'failed') return fail(result.attempts === 0 ? 'no-target' : 'connect-failed', group.name)
       const upstream = result.socket
       const header = config.proxyProtocol !== undefined && source !== undefined ? proxyHeader(config.proxyProtocol, source) : undefined
-      session = new Session(model.name, group.name, result.target.address, upstream, result.release, this.#ctx, header?.length ?? 0)
+      session = new Session(facts, group.name, result.target.address, upstream, result.release, this.#ctx, header?.length ?? 0)
       if (header !== undefined) upstream.write(header)
       if (preread.length > 0) upstream.write(preread)
       session.relay(client, config.idleTimeout)
@@ -158,9 +166,12 @@ function proxyHeader(version: 'v1' | 'v2', source: ProxyAddresses): Buffer {
   return version === 'v1' ? encodeProxyHeaderV1(source) : encodeProxyHeaderV2(source)
 }
 
+/** What a session's record says besides the target and the bytes. */
+type SessionFacts = { -readonly [K in 'listener' | 'protocol' | 'clientIp' | 'clientPort' | 'serverPort' | 'serverName' | 'startedAt']: SessionRecord[K] }
+
 /** One relayed connection: counts its bytes and reports how it ended, once. */
 class Session {
-  readonly #listener: string
+  readonly #facts: SessionFacts
   readonly #group: string
   readonly #target: string
   readonly #upstream: Socket
@@ -171,9 +182,9 @@ class Session {
   #outcome: SessionOutcome = 'closed'
   #ended = false
 
-  constructor(listener: string, group: string, target: string, upstream: Socket, release: () => void, ctx: ProxyContext, headerBytes: number) {
+  constructor(facts: SessionFacts, group: string, target: string, upstream: Socket, release: () => void, ctx: ProxyContext, headerBytes: number) {
     this.#headerBytes = headerBytes
-    this.#listener = listener
+    this.#facts = facts
     this.#group = group
     this.#target = target
     this.#upstream = upstream
@@ -217,8 +228,8 @@ class Session {
     if (client.destroyed && !this.#upstream.destroyed) this.#upstream.destroy()
     this.#release()
     this.#ctx.observer?.sessionDone({
-      listener: this.#listener, targetGroup: this.#group, target: this.#target, outcome: this.#outcome,
-      bytesFromClient: this.#upstream.bytesWritten - this.#headerBytes, bytesToClient: this.#upstream.bytesRead,
+      ...this.#facts, targetGroup: this.#group, target: this.#target, outcome: this.#outcome,
+      bytesFromClient: this.#upstream.bytesWritten - this.#headerBytes, bytesToClient: this.#upstream.bytesRead, endedAt: this.#ctx.now(),
     })
   }
 }

@@ -1,5 +1,6 @@
 /**
- * Access logs, per listener (`accessLog: { format, path }`): each finished request is formatted at once
+ * Access logs, per listener (`accessLog: { format, path }`): each finished request (or, on L4 listeners, each
+ * finished session) is formatted at once
  * (the record is only valid during `requestDone`) and queued on the writer for its path. Listeners that
  * name the same path share one writer. `configure` runs on start and on every reload; unchanged listeners
  * keep their writer, and a writer no listener uses any more is flushed and closed.
@@ -9,13 +10,18 @@ import type { Logger } from 'pino'
 import { isHttpListener, type ListenerConfig } from '../config/schema.ts'
 import { compileFormat, type LineFormat } from './log-format.ts'
 import { LineWriter } from './log-writer.ts'
-import type { RequestRecord } from './observer.ts'
+import type { RequestRecord, SessionRecord } from './observer.ts'
+import { compileSessionFormat } from './session-format.ts'
 
 interface ListenerLog {
   readonly spec: string
-  readonly format: LineFormat
+  /** HTTP listeners format requests; L4 listeners sessions. */
+  readonly format: LineFormat | undefined
+  readonly sessionFormat: SessionFormat | undefined
   readonly writer: LineWriter
 }
+
+type SessionFormat = ReturnType<typeof compileSessionFormat>['format']
 
 export class AccessLogs {
   readonly #log: Logger
@@ -37,7 +43,7 @@ export class AccessLogs {
     const next = new Map<string, ListenerLog>()
     const writers = new Map<string, LineWriter>()
     for (const l of listeners) {
-      if (!isHttpListener(l) || l.accessLog === undefined) continue
+      if (l.accessLog === undefined) continue
       const path = l.accessLog.path === 'stdout' ? 'stdout' : resolve(this.#configDir, l.accessLog.path)
       const writer = writers.get(path) ?? this.#writers.get(path) ?? this.#writer(path)
       writers.set(path, writer)
@@ -47,9 +53,12 @@ export class AccessLogs {
         next.set(l.name, { ...old, writer })
         continue
       }
-      const { format, problems } = compileFormat(l.accessLog.format)
-      for (const p of problems) this.#log.error({ listener: l.name }, `listeners.${l.name}.accessLog.format: ${p}; it prints "-"`)
-      next.set(l.name, { spec, format, writer })
+      const http = isHttpListener(l)
+      const compiled = http ? compileFormat(l.accessLog.format) : compileSessionFormat(l.accessLog.format)
+      for (const p of compiled.problems) this.#log.error({ listener: l.name }, `listeners.${l.name}.accessLog.format: ${p}; it prints "-"`)
+      next.set(l.name, http
+        ? { spec, format: compiled.format as LineFormat, sessionFormat: undefined, writer }
+        : { spec, format: undefined, sessionFormat: compiled.format as SessionFormat, writer })
     }
     for (const [path, w] of this.#writers) if (!writers.has(path)) void w.close()
     this.#listeners = next
@@ -58,7 +67,12 @@ export class AccessLogs {
 
   requestDone(record: RequestRecord, endedAt: number): void {
     const l = this.#listeners.get(record.listener)
-    if (l !== undefined) l.writer.write(l.format(record, endedAt, Date.now()))
+    if (l?.format !== undefined) l.writer.write(l.format(record, endedAt, Date.now()))
+  }
+
+  sessionDone(record: SessionRecord): void {
+    const l = this.#listeners.get(record.listener)
+    if (l?.sessionFormat !== undefined) l.writer.write(l.sessionFormat(record, record.endedAt, Date.now()))
   }
 
   /** SIGUSR1: every file is opened again at its path, so logrotate can move the old one away. */

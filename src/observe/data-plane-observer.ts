@@ -85,5 +85,6 @@ export class DataPlaneObserver implements RequestObserver {
 
   sessionDone(record: SessionRecord): void {
     this.#sessions?.sessionDone(record)
+    if (this.#logs.size > 0) this.#logs.sessionDone(record)
   }
 }

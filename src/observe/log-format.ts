@@ -60,17 +60,27 @@ export const KNOWN_VARIABLES: readonly string[] = [...Object.keys(VARIABLES), 'h
 /** Compiles `combined`, `json` or a template. Unknown variables are problems and print as "-". */
 export function compileFormat(format: string): { format: LineFormat; problems: string[] } {
   if (format === 'json') return { format: jsonLine, problems: [] }
+  return compileTemplateLine(format === 'combined' ? COMBINED : format, getter)
+}
+
+/** A getter of one variable's text from a record R, the end time and the wall clock. */
+export type VariableGetter<R> = (r: R, endedAt: number, wall: number) => string
+
+/**
+ * A log template with nginx variables ($name or ${name}) compiled into literal parts and getters, ending
+ * in "\n". `lookup` gives a variable's getter, or records a problem and returns one that prints "-".
+ */
+export function compileTemplateLine<R>(template: string, lookup: (name: string, problems: string[]) => VariableGetter<R>):
+  { format: (r: R, endedAt: number, wall: number) => string; problems: string[] } {
   const problems: string[] = []
-  const parts: Array<string | Getter> = []
-  const template = format === 'combined' ? COMBINED : format
+  const parts: Array<string | VariableGetter<R>> = []
   // nginx variable names are letters, digits and "_"; ${name} separates one from a following letter.
   const re = /\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))/g
   let last = 0
   for (let m = re.exec(template); m !== null; m = re.exec(template)) {
     if (m.index > last) parts.push(template.slice(last, m.index))
     last = re.lastIndex
-    const name = (m[1] ?? m[2]).toLowerCase()
-    parts.push(getter(name, problems))
+    parts.push(lookup((m[1] ?? m[2]).toLowerCase(), problems))
   }
   if (last < template.length) parts.push(template.slice(last))
   parts.push('\n')

@@ -49,6 +49,18 @@ export interface SessionRecord {
   readonly outcome: SessionOutcome
   readonly bytesFromClient: number
   readonly bytesToClient: number
+  /** TCP for tcp and tls-passthrough listeners, UDP for udp ones. */
+  readonly protocol: 'TCP' | 'UDP'
+  /** The client (after the PROXY header, when the listener accepts one) and its port (0 when unknown). */
+  readonly clientIp: string
+  readonly clientPort: number
+  /** The listener's bound port. */
+  readonly serverPort: number
+  /** tls-passthrough: the ClientHello's SNI name; '' otherwise. */
+  readonly serverName: string
+  /** When the session began and ended (ms, the data plane's clock). */
+  readonly startedAt: number
+  readonly endedAt: number
 }
 
 export interface RequestObserver {

@@ -9,7 +9,10 @@ import { InProcessDataPlane } from '../../src/control/data-plane.ts'
 import { silentLogger } from '../../src/log.ts'
 import type { RequestObserver, SessionRecord } from '../../src/observe/observer.ts'
 import { parse, startBalancer } from '../helpers/balancer.ts'
-import { exchange, startTcpTargets } from '../helpers/stream.ts'
+import { exchange, startTcpTargets, UdpClient, UdpTarget } from '../helpers/stream.ts'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { tempDir, until } from '../helpers/process.ts'
 import type { ConfigInput } from '../../src/config/schema.ts'
 
 function tcpConfig(targets: string[], listener: Record<string, unknown> = {}, group: Record<string, unknown> = {}): ConfigInput {
@@ -86,9 +89,13 @@ test('TCP: an idle connection is closed after idleTimeout; byte counts per targe
   assert.equal(r.how, 'end', 'the balancer closed the idle connection')
   assert.ok(took >= 250 && took < 4_000, `closed after ${took}ms`)
   await new Promise((resolve) => setTimeout(resolve, 50))
-  assert.deepEqual(observer.sessions.map((s) => ({ ...s })), [{
+  assert.equal(observer.sessions.length, 1)
+  const { startedAt, endedAt, clientPort, ...session } = observer.sessions[0]
+  assert.deepEqual(session, {
     listener: 'edge', targetGroup: 'app', target: target.address, outcome: 'idle-timeout', bytesFromClient: 5, bytesToClient: 7,
-  }])
+    protocol: 'TCP', clientIp: '127.0.0.1', serverPort: balancer.ports().edge, serverName: '',
+  })
+  assert.ok(clientPort > 0 && endedAt - startedAt >= 250, `${clientPort} ${endedAt - startedAt}`)
 })
 
 test('TCP: a denied client is closed without reaching a target', async (t) => {
@@ -144,4 +151,32 @@ test('TCP: sessions and bytes per target show in the metrics', async (t) => {
     { listener: 'edge', target_group: 'app', target: target.address, direction: 'in', value: 3000 },
     { listener: 'edge', target_group: 'app', target: target.address, direction: 'out', value: 3 * 'a got 1000 bytes'.length },
   ])
+})
+
+test('TCP and UDP access logs: one line per session, in nginx stream\'s variables', async (t) => {
+  const [target] = await startTcpTargets(['a'])
+  const udp = await new UdpTarget('u').start()
+  t.after(async () => { await target.kill(); await udp.close() })
+  const dir = tempDir(t)
+  const plane = new InProcessDataPlane(silentLogger(), { metrics: false, configDir: dir.dir })
+  await plane.start(parse({
+    listeners: [
+      { name: 'edge', protocol: 'tcp', listen: '127.0.0.1:0', forward: 'app', accessLog: { path: 'tcp.log' } },
+      { name: 'dns', protocol: 'udp', listen: '127.0.0.1:0', forward: 'dns', idleTimeout: '150ms',
+        accessLog: { path: 'udp.log', format: '$protocol $status $bytes_received $bytes_sent $upstream_addr $listener' } },
+    ],
+    targetGroups: { app: { targets: [target.address] }, dns: { targets: [udp.address] } },
+  } as ConfigInput), [])
+  const { edge, dns } = await plane.ports()
+  assert.equal((await exchange(edge, 'hello', { halfClose: true })).text, 'a:hello')
+  const client = await new UdpClient().start()
+  t.after(() => client.close())
+  client.send(dns, 'q1')
+  client.send(dns, 'q22')
+  await client.waitFor(2)
+  await until(() => existsSync(join(dir.dir, 'udp.log')) && readFileSync(join(dir.dir, 'udp.log'), 'utf8') !== '', 3_000, 'the UDP session to end and be logged')
+  await plane.stop(1_000)
+  const tcp = readFileSync(join(dir.dir, 'tcp.log'), 'utf8')
+  assert.match(tcp, new RegExp(`^127\\.0\\.0\\.1 \\[[^\\]]+\\] TCP 200 7 5 \\d+\\.\\d{3} "${target.address}"\\n$`))
+  assert.equal(readFileSync(join(dir.dir, 'udp.log'), 'utf8'), `UDP 200 5 9 ${udp.address} dns\n`)
 })

@@ -207,3 +207,20 @@ test('a problem in the generated configuration points at the nginx line behind i
     [5, 'bad!name.example.com: "bad!name.example.com" is not a server name; write a name such as api.example.com, or *.example.com for every name below example.com'],
   ])
 })
+
+test('access_log in stream: its log_format (stream variables), inherited by servers, off per server; a format is required', async () => {
+  const { listeners } = await ok(`
+  log_format basic '$remote_addr [$time_local] $protocol $status $bytes_sent $bytes_received $session_time';
+  access_log /dev/stdout basic;
+  server { listen 9000; proxy_pass 10.0.0.1:9000; }
+  server { listen 9001; proxy_pass 10.0.0.1:9001; access_log /var/log/tcp.log basic buffer=32k; }
+  server { listen 9002; proxy_pass 10.0.0.1:9002; access_log off; }`)
+  const basic = '$remote_addr [$time_local] $protocol $status $bytes_sent $bytes_received $session_time'
+  assert.deepEqual(listeners.map((l) => l.accessLog), [{ path: 'stdout', format: basic }, { path: '/var/log/tcp.log', format: basic }, undefined])
+  assert.deepEqual(await problems(`
+  server { listen 9000; proxy_pass 10.0.0.1:9000; access_log /tmp/a.log; }
+  server { listen 9001; proxy_pass 10.0.0.1:9001; access_log /tmp/b.log combined; }`), [
+    [4, 'access_log in stream needs a format: define one with log_format NAME \'…\'; in stream and write access_log PATH NAME;'],
+    [5, 'unknown log format "combined"; define it with log_format combined \'…\'; in the stream block'],
+  ])
+})

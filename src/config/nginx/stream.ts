@@ -11,7 +11,8 @@ import type { GroupSettings } from './groups.ts'
 import { GROUP_DEFAULTS } from './locations.ts'
 import { connectionLimitsOf, readProtectionDirective, readZones } from './protection-directives.ts'
 import type { LimitConn } from './protection-directives.ts'
-import type { AccessRule } from './settings.ts'
+import { readLogFormats, type AccessRule } from './settings.ts'
+import type { Report } from './problems.ts'
 import { SNI_SOURCE, StreamTargets } from './stream-targets.ts'
 import type { StreamScope, Target } from './stream-targets.ts'
 import type { Directive } from './syntax.ts'
@@ -37,6 +38,8 @@ interface Level {
   sslPreread?: boolean
   access?: AccessRule[]
   limitConn?: LimitConn[]
+  /** access_log PATH FORMAT, or off. */
+  accessLog?: { path: string; format: string } | 'off'
 }
 
 type Listen = { key: string; host: string | undefined; port: number; udp: boolean; acceptProxy: boolean; at: Directive }
@@ -50,13 +53,16 @@ const UDP_INCOMPATIBLE = /^(backlog|so_keepalive|fastopen)=|^(deferred|ssl|proxy
 export function translateStream(stream: Directive, scope: StreamScope, firstIndex: number): StreamTranslation {
   const body = stream.block ?? []
   const targets = new StreamTargets(body, scope)
-  const outer = readLevel(body, scope)
+  // stream has no predefined format: every access_log names one of its own log_format lines.
+  const formats = readLogFormats(body, scope.valid, scope.report)
+  formats.delete('combined')
+  const outer = readLevel(body, scope, formats)
   const zones = readZones(body, scope.valid, scope.report)
   const taken = new Map<string, Directive>()
   const listeners: Out[] = []
   for (const server of body) {
     if (server.name !== 'server' || server.block === undefined || !scope.valid(server)) continue
-    const level: Level = { ...outer, ...readLevel(server.block, scope) }
+    const level: Level = { ...outer, ...readLevel(server.block, scope, formats) }
     const listens = readListens(server, scope, taken)
     const target = targets.read(server, settings(level))
     if (target === undefined) continue
@@ -86,7 +92,7 @@ function settings(level: Level): GroupSettings {
   }
 }
 
-function readLevel(body: readonly Directive[], scope: StreamScope): Level {
+function readLevel(body: readonly Directive[], scope: StreamScope, formats: ReadonlyMap<string, string>): Level {
   const { report } = scope
   const level: Level = {}
   const time = (d: Directive, set: (ms: number) => void) => {
@@ -120,9 +126,11 @@ function readLevel(body: readonly Directive[], scope: StreamScope): Level {
         }
         break
       }
-      case 'access_log':
-        if (d.args[0] !== 'off') report.warn(d, 'access_log in stream is ignored: Fulcrum\'s tcp and udp listeners write no access log yet')
+      case 'access_log': {
+        const log = readStreamAccessLog(d, formats, report)
+        if (log !== undefined) level.accessLog = log
         break
+      }
       case 'proxy_responses':
       case 'proxy_requests':
         report.fulcrum(d, `${d.name} is not supported: a UDP client keeps its session (and target) until idleTimeout passes without a datagram; remove it, and shorten proxy_timeout if sessions should end sooner`)
@@ -151,6 +159,29 @@ function readLevel(body: readonly Directive[], scope: StreamScope): Level {
     }
   }
   return level
+}
+
+/** access_log PATH FORMAT [buffer=…] [flush=…] [gzip] | off: stream's format is not optional. */
+function readStreamAccessLog(d: Directive, formats: ReadonlyMap<string, string>, report: Report): Level['accessLog'] | undefined {
+  const [path, name, ...params] = d.args
+  if (path === 'off') return 'off'
+  if (name === undefined) {
+    report.nginx(d, 'access_log in stream needs a format: define one with log_format NAME \'…\'; in stream and write access_log PATH NAME;')
+    return undefined
+  }
+  const format = formats.get(name)
+  if (format === undefined) {
+    report.nginx(d, `unknown log format "${name}"; define it with log_format ${name} '…'; in the stream block`)
+    return undefined
+  }
+  if (path.startsWith('syslog:') || path.includes('$')) {
+    report.fulcrum(d, 'access_log to syslog or to a path with variables is not supported; log to a file or /dev/stdout')
+    return undefined
+  }
+  for (const param of params) {
+    if (param.startsWith('if=')) report.fulcrum(d, 'access_log … if= is not supported; every session is logged')
+  }
+  return { path: path === '/dev/stdout' ? 'stdout' : path, format }
 }
 
 function readListens(server: Directive, scope: StreamScope, taken: Map<string, Directive>): Listen[] {
@@ -246,6 +277,7 @@ function buildListener(listen: Listen, target: Target, level: Level, scope: Stre
     if (listen.acceptProxy) listener.acceptProxyProtocol = true
     if (level.proxyProtocol === true) listener.proxyProtocol = 'v1'
   }
+  if (level.accessLog !== undefined && level.accessLog !== 'off') listener.accessLog = { ...level.accessLog }
   if (level.access !== undefined) {
     listener.access = level.access
     if (listen.acceptProxy) {
