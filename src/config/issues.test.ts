@@ -20,7 +20,7 @@ test('an unknown key points at the key, suggests the closest and lists the allow
       - forwrd: api
 `
   assert.deepEqual(errors(yaml), [
-    'f.yaml:6:9 listeners[0].routes[0].forwrd: unknown key "forwrd"; did you mean "forward"? (expected one of: match, forward, redirect, respond, proxy, addHeaders, access, allow, deny, maxBodyBytes, limits, rateLimit)',
+    'f.yaml:6:9 listeners[0].routes[0].forwrd: unknown key "forwrd"; did you mean "forward"? (expected one of: match, forward, redirect, respond, proxy, addHeaders, access, allow, deny, maxBodyBytes, limits, rateLimit, accessLog)',
   ])
 })
 

@@ -86,7 +86,7 @@ test('a fulcrum.config.ts using defineConfig from "fulcrum" loads', async () => 
 test('problems in a TypeScript config carry the key path but no line', async () => {
   const file = fixture('broken.config.ts')
   assert.deepEqual(problems(await loadConfig(file)), [
-    `${file} listeners[0].routes[0].forwrd: unknown key "forwrd"; did you mean "forward"? (expected one of: match, forward, redirect, respond, proxy, addHeaders, access, allow, deny, maxBodyBytes, limits, rateLimit)`,
+    `${file} listeners[0].routes[0].forwrd: unknown key "forwrd"; did you mean "forward"? (expected one of: match, forward, redirect, respond, proxy, addHeaders, access, allow, deny, maxBodyBytes, limits, rateLimit, accessLog)`,
     `${file} targetGroups.api.algorithm: expected one of: round-robin, least-conn, least-time, random, p2c, ip-hash, hash; found "roundrobin"; did you mean "round-robin"?`,
   ])
 })
@@ -146,7 +146,7 @@ test('every schema problem in a file is reported in one result, in file order', 
   const file = fixture('broken.yaml')
   assert.deepEqual(problems(await loadConfig(file)), [
     `${file}:8:24 listeners[0].routes[0].match.path: expected text starting with "/", found "api/"; write "/api/"`,
-    `${file}:9:9 listeners[0].routes[0].forwrd: unknown key "forwrd"; did you mean "forward"? (expected one of: match, forward, redirect, respond, proxy, addHeaders, access, allow, deny, maxBodyBytes, limits, rateLimit)`,
+    `${file}:9:9 listeners[0].routes[0].forwrd: unknown key "forwrd"; did you mean "forward"? (expected one of: match, forward, redirect, respond, proxy, addHeaders, access, allow, deny, maxBodyBytes, limits, rateLimit, accessLog)`,
     `${file}:12:16 targetGroups.api.algorithm: expected one of: round-robin, least-conn, least-time, random, p2c, ip-hash, hash; found "roundrobin"; did you mean "round-robin"?`,
     `${file}:15:44 targetGroups.api.targets[1].weight: expected a number, found "3"; write 3 without quotes`,
     `${file}:16:26 targetGroups.api.timeouts.connect: expected a duration such as "500ms", "5s", "1m" or "1h", found "5q"`,

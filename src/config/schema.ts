@@ -108,6 +108,8 @@ const actionExtras = {
   maxBodyBytes: maxBodyBytes.optional(),
   limits: routeLimits.optional(),
   rateLimit: rateLimits.optional(),
+  accessLog: z.boolean().optional()
+    .describe('false: requests of this route (or location, and the locations inside it) are left out of the listener\'s access log (nginx access_log off); metrics still count them. Default: logged.'),
 }
 
 /** A route: optional `match`, then exactly one action: forward, redirect or respond. */
@@ -133,6 +135,7 @@ export interface LocationInput {
   maxBodyBytes?: z.input<typeof maxBodyBytes>
   limits?: z.input<typeof routeLimits>
   rateLimit?: z.input<typeof rateLimits>
+  accessLog?: boolean
   locations?: LocationInput[]
 }
 export interface LocationOutput {
@@ -148,6 +151,7 @@ export interface LocationOutput {
   maxBodyBytes?: number
   limits?: z.output<typeof routeLimits>
   rateLimit?: z.output<typeof rateLimits>
+  accessLog?: boolean
   locations?: LocationOutput[]
 }
 

@@ -172,10 +172,10 @@ export class HttpListener implements Listener {
   }
 
   /** Hands a request the listener answered itself to the observer, once its connection is done with it. */
-  #record(req: IncomingMessage, res: ProxyResponse, index: number, clientIp: string, startedAt: number, bytes: number): void {
+  #record(req: IncomingMessage, res: ProxyResponse, index: number, clientIp: string, startedAt: number, bytes: number, logged = true): void {
     const observer = this.#ctx.observer
     if (observer === undefined) return
-    const record = new LocalRecord(this.#model.name, index, req, res, clientIp, startedAt, bytes)
+    const record = new LocalRecord(this.#model.name, index, req, res, clientIp, startedAt, bytes, logged)
     res.once('close', () => observer.requestDone(record, this.#ctx.now()))
   }
 
@@ -209,12 +209,12 @@ export class HttpListener implements Listener {
     if (max > 0) {
       const length = req.headers['content-length']
       if (length !== undefined && Number(length) > max) {
-        this.#record(req, res, index, clientIp, startedAt, sendError(res, 413, undefined, scope))
+        this.#record(req, res, index, clientIp, startedAt, sendError(res, 413, undefined, scope), extras.logged)
         return
       }
     }
     if (redirectSlash) {
-      this.#record(req, res, index, clientIp, startedAt, this.#redirect(res, 301, this.#slashLocation(scope, uri as string), scope))
+      this.#record(req, res, index, clientIp, startedAt, this.#redirect(res, 301, this.#slashLocation(scope, uri as string), scope), extras.logged)
       return
     }
     if (extras.bodyTimeout !== undefined) RequestGuard.setBodyTimeout(req, extras.bodyTimeout)
@@ -222,7 +222,7 @@ export class HttpListener implements Listener {
       // nginx's order: limit_req (preaccess) before allow/deny (access).
       const outcome = checkRateLimits(extras.rateLimits, clientIp, req.headers, this.#ctx.now())
       if (outcome.kind === 'reject') {
-        this.#record(req, res, index, clientIp, startedAt, sendError(res, outcome.status, undefined, scope, ['retry-after', String(outcome.retryAfterS)]))
+        this.#record(req, res, index, clientIp, startedAt, sendError(res, outcome.status, undefined, scope, ['retry-after', String(outcome.retryAfterS)]), extras.logged)
         return
       }
       if (outcome.delayMs > 0) {
@@ -240,11 +240,11 @@ export class HttpListener implements Listener {
     who: Admitted, index: number, startedAt: number): void {
     const clientIp = who.clientIp
     if (extras.access !== undefined && !extras.access.allows(clientIp)) {
-      this.#record(req, res, index, clientIp, startedAt, sendError(res, 403, undefined, scope))
+      this.#record(req, res, index, clientIp, startedAt, sendError(res, 403, undefined, scope), extras.logged)
       return
     }
     if (action === undefined || (action.kind === 'respond' && action.notFound === true)) {
-      this.#record(req, res, index, clientIp, startedAt, sendError(res, 404, undefined, scope))
+      this.#record(req, res, index, clientIp, startedAt, sendError(res, 404, undefined, scope), extras.logged)
       return
     }
     if (action.kind === 'forward') {
@@ -269,7 +269,7 @@ export class HttpListener implements Listener {
         else { res.end(body); bytes = body.length }
       }
     }
-    this.#record(req, res, index, clientIp, startedAt, bytes)
+    this.#record(req, res, index, clientIp, startedAt, bytes, extras.logged)
   }
 
   #redirect(res: ProxyResponse, status: number, location: string, scope: RequestScope): number {

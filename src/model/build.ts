@@ -161,6 +161,7 @@ function buildListener(l: HttpListenerConfig, groups: ReadonlyMap<string, Target
       maxBodyBytes: r.maxBodyBytes ?? r.limits?.maxBodyBytes ?? level.maxBodyBytes,
       rateLimits: levels.rateLimits(r.rateLimit, `route ${i}`) ?? level.rateLimits,
       bodyTimeout: r.limits?.bodyTimeout,
+      logged: r.accessLog,
       always: false,
       templated: templated(r),
     })),

@@ -50,6 +50,8 @@ export interface ExtrasInput {
   readonly rateLimits?: readonly CompiledRateLimit[] | undefined
   /** The route's own body timeout (ms); undefined = the listener's. */
   readonly bodyTimeout?: number | undefined
+  /** Already resolved: false leaves the route's requests out of the access log. */
+  readonly logged?: boolean | undefined
   readonly nginxPages: boolean
   /** The virtual host's primary name ('' without virtual hosts). */
   readonly serverName: string
@@ -67,6 +69,8 @@ export class RouteExtras {
   readonly maxBodyBytes: number
   readonly rateLimits: readonly CompiledRateLimit[] | undefined
   readonly bodyTimeout: number | undefined
+  /** false: the route's requests are not written to the access log. */
+  readonly logged: boolean
   readonly nginxPages: boolean
   readonly serverName: string
 
@@ -86,6 +90,7 @@ export class RouteExtras {
     this.maxBodyBytes = input.maxBodyBytes ?? 0
     this.rateLimits = input.rateLimits === undefined || input.rateLimits.length === 0 ? undefined : input.rateLimits
     this.bodyTimeout = input.bodyTimeout
+    this.logged = input.logged !== false
     this.nginxPages = input.nginxPages
     this.serverName = input.serverName
   }
@@ -94,7 +99,7 @@ export class RouteExtras {
   static of(input: ExtrasInput): RouteExtras | undefined {
     const used = input.always || input.templated || input.nginxPages || input.access !== undefined
       || (input.maxBodyBytes ?? 0) > 0 || input.proxy !== undefined || (input.addHeaders?.length ?? 0) > 0
-      || (input.rateLimits?.length ?? 0) > 0 || input.bodyTimeout !== undefined
+      || (input.rateLimits?.length ?? 0) > 0 || input.bodyTimeout !== undefined || input.logged === false
     return used ? new RouteExtras(input) : undefined
   }
 }

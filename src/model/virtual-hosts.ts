@@ -24,6 +24,8 @@ interface Level {
   readonly access: AccessList | undefined
   readonly maxBodyBytes: number | undefined
   readonly rateLimits: readonly CompiledRateLimit[] | undefined
+  /** Whether requests are logged: a location's access_log off holds for the locations inside it. */
+  readonly logged?: boolean
 }
 
 export function buildVirtualHosts(l: HttpListenerConfig, listener: Level & { readonly nginxPages: boolean },
@@ -42,6 +44,7 @@ export function buildVirtualHosts(l: HttpListenerConfig, listener: Level & { rea
         access: levels.access.of(loc) ?? outer.access,
         maxBodyBytes: loc.maxBodyBytes ?? loc.limits?.maxBodyBytes ?? outer.maxBodyBytes,
         rateLimits: levels.rateLimits(loc.rateLimit, `location ${at}`) ?? outer.rateLimits,
+        logged: loc.accessLog ?? outer.logged,
       }
       const extras = new RouteExtras({
         ...own, nginxPages: listener.nginxPages, serverName, proxy: loc.proxy, addHeaders: loc.addHeaders, always: true, templated: false,

@@ -67,7 +67,7 @@ export class AccessLogs {
 
   requestDone(record: RequestRecord, endedAt: number): void {
     const l = this.#listeners.get(record.listener)
-    if (l?.format !== undefined) l.writer.write(l.format(record, endedAt, Date.now()))
+    if (l?.format !== undefined && record.logged) l.writer.write(l.format(record, endedAt, Date.now()))
   }
 
   sessionDone(record: SessionRecord): void {

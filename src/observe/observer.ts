@@ -34,6 +34,8 @@ export interface RequestRecord {
   readonly bytesSent: number
   /** The client closed the connection before the response was complete (logged as 499). */
   readonly clientAborted: boolean
+  /** false when the route (or location) leaves its requests out of the access log. */
+  readonly logged: boolean
 }
 
 /** How an L4 session ended (see fulcrum_l4_sessions_total). */
@@ -89,12 +91,14 @@ export class LocalRecord implements RequestRecord {
   readonly upstreamMs = -1
   readonly retries = 0
   readonly bytesSent: number
+  readonly logged: boolean
   get clientAborted(): boolean {
     return !this.res.writableFinished
   }
 
   constructor(listener: string, route: number, req: IncomingMessage, res: ServerResponse, clientIp: string,
-    startedAt: number, bytesSent: number) {
+    startedAt: number, bytesSent: number, logged = true) {
+    this.logged = logged
     this.listener = listener
     this.route = route
     this.req = req

@@ -32,6 +32,6 @@ export function fakeRecord(f: FakeRequest = {}): RequestRecord {
     listener: f.listener ?? 'web', route: f.route ?? 0, targetGroup: f.targetGroup, req, res,
     clientIp: f.clientIp ?? '127.0.0.1', requestId: f.requestId ?? '', startedAt: f.startedAt ?? 0,
     upstream: f.upstream, upstreamHeaderMs: f.upstreamHeaderMs ?? -1, upstreamMs: f.upstreamMs ?? -1,
-    retries: f.retries ?? 0, bytesSent: f.bytesSent ?? 0, clientAborted: f.clientAborted ?? false,
+    retries: f.retries ?? 0, bytesSent: f.bytesSent ?? 0, clientAborted: f.clientAborted ?? false, logged: true,
   }
 }

@@ -125,6 +125,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler, RequestFacts, 
   get upstream(): string | undefined { return this.#target?.address }
   get retries(): number { return this.#attempts > 0 ? this.#attempts - 1 : 0 }
   get clientAborted(): boolean { return !this.res.writableFinished }
+  get logged(): boolean { return this.#scope?.extras.logged !== false }
 
   start(): void {
     this.group.budget.recordRequest(this.#startedAt)

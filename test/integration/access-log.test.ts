@@ -158,6 +158,37 @@ test('a template with nginx variables', async (t) => {
   assert.match(lines(file)[0], re)
 })
 
+test('accessLog: false leaves a route\'s requests (or a location\'s, nested ones included) out of the log', async (t) => {
+  const dir = tempDir(t)
+  const backend = await fixedBackend(t)
+  const plane = new InProcessDataPlane(silentLogger(), { metrics: false, configDir: dir })
+  await plane.start(parse({
+    listeners: [
+      {
+        name: 'routes', protocol: 'http', listen: '127.0.0.1:0', accessLog: { format: '$uri', path: 'routes.log' },
+        routes: [{ match: { path: '/health' }, respond: { status: 200, body: 'ok' }, accessLog: false }, { forward: 'app' }],
+      },
+      {
+        name: 'hosts', protocol: 'http', listen: '127.0.0.1:0', accessLog: { format: '$uri', path: 'hosts.log' },
+        virtualHosts: [{ locations: [
+          { location: '/', forward: 'app' },
+          { location: '/quiet/', accessLog: false, forward: 'app', locations: [{ location: '/quiet/loud/', accessLog: true, forward: 'app' }, { location: '/quiet/still/', forward: 'app' }] },
+        ] }],
+      },
+    ],
+    targetGroups: { app: { targets: [backend.address] } },
+  } as ConfigInput), [])
+  t.after(() => plane.stop(500))
+  const ports = await plane.ports()
+  const send = (port: number, path: string) => raw(port, Buffer.from(`GET ${path} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n`))
+  for (const path of ['/health', '/a', '/health', '/b']) await send(ports.routes, path)
+  for (const path of ['/x', '/quiet/1', '/quiet/loud/2', '/quiet/still/3', '/y']) await send(ports.hosts, path)
+  await until(() => lines(join(dir, 'routes.log')).length === 2 && lines(join(dir, 'hosts.log')).length === 3, 5_000, 'the lines')
+  await plane.stop(500)
+  assert.deepEqual(lines(join(dir, 'routes.log')), ['/a', '/b'])
+  assert.deepEqual(lines(join(dir, 'hosts.log')), ['/x', '/quiet/loud/2', '/y'])
+})
+
 /** A logger that keeps its JSON lines, to see what was reported. */
 function capturingLogger(): { log: ReturnType<typeof silentLogger>; entries: Array<Record<string, unknown>> } {
   const entries: Array<Record<string, unknown>> = []

@@ -66,14 +66,23 @@ export function readLocations(block: readonly Directive[], outer: Level, own: Le
     scope.origins.set(path, d)
     const body = d.block ?? []
     const ownLevel = readLevel(body, scope.valid, scope.report, scope.formats)
-    if (ownLevel.accessLogs !== undefined) {
-      const at = body.find((c) => c.name === 'access_log') ?? d
-      scope.report.warn(at, `access_log in location "${selector.path}" is not honoured: Fulcrum keeps one access log per listener (the server's), and this location's requests are written there`)
-    }
     const level = inherit(outer, ownLevel)
     // What locations set (here or in the locations around this one), written on the location.
     const locationLevel = inherit(own, ownLevel)
     const location: Out = { location: selector.text }
+    if (ownLevel.accessLogs !== undefined) {
+      // access_log off leaves the location's requests out (its nested locations too, unless they log);
+      // another file is not kept apart: the requests go to the listener's log.
+      const off = ownLevel.accessLogs.every((l) => l === 'off')
+      location.accessLog = !off
+      const same = (a: typeof ownLevel.accessLogs[number], b: typeof ownLevel.accessLogs[number]): boolean =>
+        a === 'off' || b === 'off' ? a === b : a.path === b.path && a.format === b.format
+      const served = ownLevel.accessLogs.every((l) => l === 'off' || outer.accessLogs?.some((o) => same(l, o)) === true)
+      if (!served) {
+        const at = body.find((c) => c.name === 'access_log') ?? d
+        scope.report.warn(at, `access_log in location "${selector.path}": Fulcrum keeps one access log per listener (the server's), and this location's requests are written there`)
+      }
+    }
     const acted = readAction(body, selector, level, scope, location)
     if (level.addHeaders !== undefined && level.addHeaders.length > 0) location.addHeaders = level.addHeaders
     // allow/deny run after return in nginx (access phase after rewrite phase): a location that returns ignores
